@@ -1,0 +1,473 @@
+// Package config reads an output instance's keys into a validated Config.
+// Keys arrive through a Getter, so tests pass a map and the plugin passes
+// Fluent Bit's output_get_property.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kubeship/kubeship/internal/accessor"
+)
+
+// Getter returns the value of a key, "" when unset. Fluent Bit's lookup is
+// case-insensitive; implementations must be too.
+type Getter interface {
+	Get(key string) string
+}
+
+// Map is a Getter over a map, case-insensitive like Fluent Bit.
+type Map map[string]string
+
+// Get implements Getter.
+func (m Map) Get(key string) string {
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
+}
+
+// DropSingleKey says what to do when one key remains in a record.
+type DropSingleKey int
+
+// DropSingleKey modes, as in Fluent Bit's loki output.
+const (
+	DropOff DropSingleKey = iota
+	DropOn
+	DropRaw
+)
+
+// Field is one label or structured metadata entry: a static value or an accessor.
+type Field struct {
+	Name   string
+	Static string
+	Path   *accessor.Path
+}
+
+// Config is one output instance's validated configuration.
+type Config struct {
+	Destination string
+	URL         string // full push URL
+	TLS         TLS
+
+	TenantID    string
+	TenantIDKey *accessor.Path
+
+	Labels                    []Field // static labels first, then accessors, in the order given
+	AutoKubernetesLabels      bool
+	KubernetesMetadata        bool
+	StructuredMetadata        []Field
+	StructuredMetadataMapKeys []accessor.Path
+	RemoveKeys                []accessor.Path
+	DropSingleKey             DropSingleKey
+	LineFormatKV              bool
+	MaxLineSize               int
+
+	HTTPUser    string
+	HTTPPasswd  string
+	BearerToken string
+	Header      [2]string // name, value; empty name when unset
+
+	BatchSize   int
+	BatchWait   string // accepted for compatibility, see Keys
+	Timeout     time.Duration
+	RetryBudget time.Duration
+}
+
+// TLS settings of the HTTP client; TLS is on for https URLs.
+type TLS struct {
+	Verify   bool
+	CAFile   string
+	CertFile string
+	KeyFile  string
+}
+
+// Parse reads and validates every key. The first problem found is returned
+// as one line naming the key, the value and what is accepted.
+func Parse(g Getter) (*Config, error) {
+	r := reader{g: g}
+	c := &Config{}
+	if err := r.unknownKeys(); err != nil {
+		return nil, err
+	}
+	c.Destination = strings.ToLower(r.str("destination"))
+	if c.Destination != "loki" {
+		return nil, r.bad("destination", "loki")
+	}
+	c.URL = r.pushURL()
+	c.TLS = TLS{
+		Verify:   r.bool("tls_verify"),
+		CAFile:   r.file("tls_ca_file"),
+		CertFile: r.file("tls_crt_file"),
+		KeyFile:  r.file("tls_key_file"),
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") && r.err == nil {
+		r.err = errors.New("tls_crt_file and tls_key_file: set both or neither")
+	}
+
+	c.TenantID = r.str("tenant_id")
+	if v := r.str("tenant_id_key"); v != "" {
+		p := r.accessor("tenant_id_key", v, false)
+		c.TenantIDKey = &p
+	}
+	c.Labels = r.labels()
+	for _, k := range r.list("label_keys") {
+		p := r.accessor("label_keys", k, true)
+		c.Labels = append(c.Labels, Field{Name: p.Name(), Path: &p})
+	}
+	c.Labels = append(c.Labels, r.labelMap()...)
+	c.AutoKubernetesLabels = r.bool("auto_kubernetes_labels")
+	c.KubernetesMetadata = r.bool("kubernetes_metadata")
+	c.StructuredMetadata = r.fields("structured_metadata", r.list("structured_metadata"))
+	for _, k := range r.list("structured_metadata_map_keys") {
+		c.StructuredMetadataMapKeys = append(c.StructuredMetadataMapKeys, r.accessor("structured_metadata_map_keys", k, false))
+	}
+	for _, k := range r.list("remove_keys") {
+		p := r.accessor("remove_keys", k, true)
+		if _, ok := p.Keys(); !ok && r.err == nil {
+			r.err = fmt.Errorf("remove_keys: %q: only map keys can be removed, not array elements or the tag", k)
+		}
+		c.RemoveKeys = append(c.RemoveKeys, p)
+	}
+	switch v := strings.ToLower(r.str("drop_single_key")); {
+	case v == "raw":
+		c.DropSingleKey = DropRaw
+	case isTrue(v):
+		c.DropSingleKey = DropOn
+	case isFalse(v):
+		c.DropSingleKey = DropOff
+	default:
+		r.fail("drop_single_key", "on, off or raw")
+	}
+	switch strings.ToLower(r.str("line_format")) {
+	case "json":
+	case "key_value":
+		c.LineFormatKV = true
+	default:
+		r.fail("line_format", "json or key_value")
+	}
+	c.MaxLineSize = r.size("max_line_size", 0, 1<<30)
+
+	c.HTTPUser = r.str("http_user")
+	c.HTTPPasswd = r.str("http_passwd")
+	c.BearerToken = r.str("bearer_token")
+	if c.BearerToken != "" && (c.HTTPUser != "" || c.HTTPPasswd != "") && r.err == nil {
+		r.err = errors.New("bearer_token and http_user/http_passwd: set one kind of authentication, not both")
+	}
+	if h := r.str("header"); h != "" {
+		name, value, ok := strings.Cut(strings.TrimSpace(h), " ")
+		if !ok || strings.ContainsAny(name, ":\r\n") || strings.ContainsAny(value, "\r\n") {
+			r.fail("header", "`Name value`, e.g. `X-Team platform`")
+		}
+		c.Header = [2]string{name, strings.TrimSpace(value)}
+	}
+
+	c.BatchSize = r.size("batch_size", 1<<10, 5<<20)
+	c.BatchWait = r.str("batch_wait")
+	c.Timeout = r.duration("timeout")
+	c.RetryBudget = r.duration("retry_budget")
+	if r.err != nil {
+		return nil, r.err
+	}
+	return c, nil
+}
+
+// reader keeps the first error so Parse reads as a list of keys.
+type reader struct {
+	g   Getter
+	err error
+}
+
+// raw returns a key's value, checking its grafana-loki aliases, and "" when unset.
+func (r *reader) raw(name string) (string, string) {
+	k := lookup(name)
+	v, from := strings.TrimSpace(r.g.Get(k.Name)), k.Name
+	for _, a := range k.Aliases {
+		av := strings.TrimSpace(r.g.Get(a))
+		if av == "" {
+			continue
+		}
+		if v != "" && r.err == nil {
+			r.err = fmt.Errorf("%s and %s mean the same: set only one", from, a)
+		}
+		v, from = av, a
+	}
+	return v, from
+}
+
+// str returns a key's value or its default.
+func (r *reader) str(name string) string {
+	v, _ := r.raw(name)
+	if v == "" {
+		return lookup(name).Default
+	}
+	return v
+}
+
+// fail records "key: invalid value "v": want what".
+func (r *reader) fail(name, want string) {
+	if r.err != nil {
+		return
+	}
+	r.err = r.bad(name, want)
+}
+
+func (r *reader) bad(name, want string) error {
+	v, from := r.raw(name)
+	if lookup(name).Secret {
+		v = "(hidden)"
+	}
+	return fmt.Errorf("%s: invalid value %q: want %s", from, v, want)
+}
+
+func (r *reader) bool(name string) bool {
+	v := strings.ToLower(r.str(name))
+	switch {
+	case isTrue(v):
+		return true
+	case isFalse(v):
+		return false
+	}
+	r.fail(name, "on or off")
+	return false
+}
+
+func isTrue(v string) bool  { return v == "on" || v == "true" || v == "yes" || v == "1" }
+func isFalse(v string) bool { return v == "off" || v == "false" || v == "no" || v == "0" }
+
+func (r *reader) file(name string) string {
+	v := r.str(name)
+	if v == "" {
+		return ""
+	}
+	if _, err := os.Stat(v); err != nil && r.err == nil {
+		r.err = fmt.Errorf("%s: cannot read %q: %v", name, v, errors.Unwrap(err))
+	}
+	return v
+}
+
+// size parses Fluent Bit sizes: bytes, or a number with K, KB, M, MB, G, GB (powers of 1024).
+func (r *reader) size(name string, min, max int) int {
+	v := strings.ToUpper(r.str(name))
+	mult := 1
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"KB", 1 << 10}, {"K", 1 << 10}, {"MB", 1 << 20}, {"M", 1 << 20}, {"GB", 1 << 30}, {"G", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(v, u.suffix) {
+			v, mult = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n*mult < min || n*mult > max || (n == 0 && min > 0) {
+		r.fail(name, fmt.Sprintf("a size from %s to %s, e.g. 512KB or 1MB", human(min), human(max)))
+		return 0
+	}
+	return n * mult
+}
+
+func human(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + "MB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.Itoa(n>>10) + "KB"
+	}
+	return strconv.Itoa(n)
+}
+
+// duration parses Go durations (10s, 1m30s) and plain seconds (10).
+func (r *reader) duration(name string) time.Duration {
+	v := r.str(name)
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		s, err2 := strconv.ParseFloat(v, 64)
+		err, d = err2, time.Duration(s*float64(time.Second))
+	}
+	if err != nil || d <= 0 || d > time.Hour {
+		r.fail(name, "a duration from 1ms to 1h, e.g. 10s or 500ms")
+	}
+	return d
+}
+
+// list splits a comma-separated value, dropping empty entries.
+func (r *reader) list(name string) []string {
+	v, _ := r.raw(name)
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (r *reader) accessor(name, v string, bareKey bool) accessor.Path {
+	var p accessor.Path
+	var err error
+	if bareKey {
+		p, err = accessor.Key(v)
+	} else {
+		p, err = accessor.Parse(v)
+	}
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("%s: %w", name, err)
+	}
+	return p
+}
+
+// fields parses `name=value`, `name=$accessor` and `$accessor` entries.
+func (r *reader) fields(name string, entries []string) []Field {
+	var out []Field
+	for _, e := range entries {
+		if strings.HasPrefix(e, "$") {
+			p := r.accessor(name, e, false)
+			out = append(out, Field{Name: p.Name(), Path: &p})
+			continue
+		}
+		k, v, ok := strings.Cut(e, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			if r.err == nil {
+				r.err = fmt.Errorf("%s: invalid entry %q: want name=value, name=$accessor or $accessor", name, e)
+			}
+			continue
+		}
+		f := Field{Name: k}
+		if strings.HasPrefix(v, "$") {
+			p := r.accessor(name, v, false)
+			f.Path = &p
+		} else {
+			f.Static = v
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// labels reads `labels` in Fluent Bit's form or grafana-loki's {name="value", ...} form.
+func (r *reader) labels() []Field {
+	v, _ := r.raw("labels")
+	if !strings.HasPrefix(v, "{") {
+		return r.fields("labels", r.list("labels"))
+	}
+	var out []Field
+	body, ok := strings.CutSuffix(v[1:], "}")
+	for ok && strings.TrimSpace(body) != "" {
+		var name, val string
+		name, body, _ = strings.Cut(body, "=")
+		name = strings.TrimSpace(name)
+		body = strings.TrimSpace(body)
+		// The value is a Go-style quoted string that may contain commas.
+		q, err := strconv.QuotedPrefix(body)
+		if err != nil || name == "" {
+			ok = false
+			break
+		}
+		val, _ = strconv.Unquote(q)
+		out = append(out, Field{Name: name, Static: val})
+		body = strings.TrimSpace(body[len(q):])
+		body = strings.TrimPrefix(body, ",")
+	}
+	if !ok && r.err == nil {
+		r.err = fmt.Errorf("labels: invalid value %q: want name=value,... or {name=\"value\", ...}", v)
+	}
+	return out
+}
+
+// labelMap reads label_map_path: a JSON object mirroring the record whose
+// string leaves name the label for the value at that path.
+func (r *reader) labelMap() []Field {
+	path := r.file("label_map_path")
+	if path == "" || r.err != nil {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	var m map[string]any
+	if err == nil {
+		err = json.Unmarshal(data, &m)
+	}
+	if err != nil {
+		r.err = fmt.Errorf("label_map_path: %s: want a JSON object such as {\"kubernetes\":{\"pod_name\":\"pod\"}}: %v", path, err)
+		return nil
+	}
+	var out []Field
+	var walk func(prefix []string, m map[string]any)
+	walk = func(prefix []string, m map[string]any) {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys) // JSON objects are unordered; labels come in a stable order
+		for _, k := range keys {
+			keyPath := append(append([]string(nil), prefix...), k)
+			switch v := m[k].(type) {
+			case string:
+				p, err := accessor.Parse(FromKeys(keyPath))
+				if err != nil && r.err == nil {
+					r.err = fmt.Errorf("label_map_path: %w", err)
+				}
+				out = append(out, Field{Name: v, Path: &p})
+			case map[string]any:
+				walk(keyPath, v)
+			default:
+				if r.err == nil {
+					r.err = fmt.Errorf("label_map_path: %s: value of %q must be a label name or an object", path, strings.Join(keyPath, "."))
+				}
+			}
+		}
+	}
+	walk(nil, m)
+	return out
+}
+
+// FromKeys builds the accessor pattern $a['b']['c'] from keys.
+func FromKeys(keys []string) string {
+	var b strings.Builder
+	b.WriteString("$" + keys[0])
+	for _, k := range keys[1:] {
+		b.WriteString("['" + k + "']")
+	}
+	return b.String()
+}
+
+// pushURL reads the required push URL.
+func (r *reader) pushURL() string {
+	v, from := r.raw("url")
+	if v == "" {
+		if r.err == nil {
+			r.err = errors.New("url: required, e.g. http://loki.monitoring:3100/loki/api/v1/push (Fluent Bit keeps host, port and tls for itself, so a Go plugin takes one URL)")
+		}
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if r.err == nil {
+			if u != nil {
+				v = u.Redacted()
+			}
+			r.err = fmt.Errorf("%s: invalid value %q: want an http or https URL such as http://loki:3100/loki/api/v1/push", from, v)
+		}
+		return ""
+	}
+	return u.String()
+}
+
+func lookup(name string) Key {
+	for _, k := range Keys {
+		if k.Name == name {
+			return k
+		}
+	}
+	panic("config: no key " + name) // a programming error caught by every test
+}

@@ -1,0 +1,179 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// script answers each Send with the next response; it records what was sent.
+type script struct {
+	mu        sync.Mutex
+	responses []Response
+	sent      []string
+}
+
+func (s *script) Send(_ context.Context, r Request) Response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, string(r.Body))
+	if len(s.responses) == 0 {
+		return Response{Status: 204}
+	}
+	resp := s.responses[0]
+	s.responses = s.responses[1:]
+	return resp
+}
+
+type logs struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logs) Warnf(f string, a ...any)  { l.add("warn: " + fmt.Sprintf(f, a...)) }
+func (l *logs) Errorf(f string, a ...any) { l.add("error: " + fmt.Sprintf(f, a...)) }
+func (l *logs) add(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, s)
+}
+
+func req(body string, records int) Request { return Request{Body: []byte(body), Records: records} }
+
+func newDeliverer(s Sender, budget time.Duration) (*Deliverer, *logs) {
+	l := &logs{}
+	return &Deliverer{Sender: s, Budget: budget, Log: l, NewBackOff: func() backoff.BackOff {
+		return backoff.NewConstantBackOff(time.Millisecond)
+	}}, l
+}
+
+func TestDeliver(t *testing.T) {
+	refused := Response{Err: errors.New("connection refused")}
+	tests := []struct {
+		name      string
+		responses []Response
+		reqs      []Request
+		result    Result
+		sentRecs  int
+		dropped   map[string]int
+		wantSent  []string
+	}{
+		{"all_accepted", nil, []Request{req("a", 2), req("b", 3)}, OK, 5, nil, []string{"a", "b"}},
+		{"retries_5xx_then_ok", []Response{{Status: 503}, {Status: 500}, {Status: 204}}, []Request{req("a", 1)}, OK, 1, nil, []string{"a", "a", "a"}},
+		{"retries_429_and_408", []Response{{Status: 429}, {Status: 408}}, []Request{req("a", 1)}, OK, 1, nil, []string{"a", "a", "a"}},
+		{"retries_network_errors", []Response{refused, refused}, []Request{req("a", 1)}, OK, 1, nil, []string{"a", "a", "a"}},
+		{"400_is_dropped_not_retried", []Response{{Status: 400, Message: "entry too far behind"}}, []Request{req("a", 4), req("b", 1)}, OK, 1, map[string]int{"status_400": 4}, []string{"a", "b"}},
+		{"401_is_permanent", []Response{{Status: 401}}, []Request{req("a", 2)}, OK, 0, map[string]int{"status_401": 2}, []string{"a"}},
+		{"413_splits", []Response{{Status: 413}}, []Request{{Body: []byte("ab"), Records: 2, Split: func() []Request { return []Request{req("a", 1), req("b", 1)} }}}, OK, 2, nil, []string{"ab", "a", "b"}},
+		{"413_single_record_dropped", []Response{{Status: 413}}, []Request{req("a", 1)}, OK, 0, map[string]int{"too_large": 1}, []string{"a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &script{responses: tt.responses}
+			d, _ := newDeliverer(s, time.Second)
+			out := d.Deliver(context.Background(), 1, tt.reqs)
+			if out.Result != tt.result || out.Sent != tt.sentRecs {
+				t.Errorf("result %v sent %d, want %v %d", out.Result, out.Sent, tt.result, tt.sentRecs)
+			}
+			if fmt.Sprint(out.Dropped) != fmt.Sprint(orEmpty(tt.dropped)) {
+				t.Errorf("dropped %v, want %v", out.Dropped, tt.dropped)
+			}
+			if strings.Join(s.sent, ",") != strings.Join(tt.wantSent, ",") {
+				t.Errorf("sent %v, want %v", s.sent, tt.wantSent)
+			}
+		})
+	}
+}
+
+func orEmpty(m map[string]int) map[string]int {
+	if m == nil {
+		return map[string]int{}
+	}
+	return m
+}
+
+func TestBudgetSpentReturnsRetryAndSkipsDoneRequestsNextTime(t *testing.T) {
+	down := make([]Response, 1000)
+	for i := range down {
+		down[i] = Response{Status: 503}
+	}
+	s := &script{responses: append([]Response{{Status: 204}}, down...)}
+	d, l := newDeliverer(s, 50*time.Millisecond)
+	reqs := []Request{req("first", 1), req("second", 1)}
+	if out := d.Deliver(context.Background(), 42, reqs); out.Result != Retry || out.Sent != 1 {
+		t.Fatalf("first flush: %+v", out)
+	}
+	if !strings.Contains(strings.Join(l.lines, "\n"), "HTTP 503; retry budget spent") {
+		t.Errorf("no budget line in %q", l.lines)
+	}
+	s.mu.Lock()
+	s.responses, s.sent = nil, nil
+	s.mu.Unlock()
+	out := d.Deliver(context.Background(), 42, reqs)
+	if out.Result != OK || strings.Join(s.sent, ",") != "second" {
+		t.Errorf("second flush %+v sent %v; want only the pending request", out, s.sent)
+	}
+	// Acknowledged: the chunk is forgotten, a third flush sends both again.
+	s.sent = nil
+	d.Deliver(context.Background(), 42, reqs)
+	if strings.Join(s.sent, ",") != "first,second" {
+		t.Errorf("after ack sent %v", s.sent)
+	}
+}
+
+func TestRetryAfterBeyondBudgetHandsBackAtOnce(t *testing.T) {
+	s := &script{responses: []Response{{Status: 429, RetryAfter: time.Hour}}}
+	d, _ := newDeliverer(s, 5*time.Second)
+	start := time.Now()
+	out := d.Deliver(context.Background(), 1, []Request{req("a", 1)})
+	if out.Result != Retry || time.Since(start) > time.Second {
+		t.Errorf("result %v after %s; want Retry at once", out.Result, time.Since(start))
+	}
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	s := &script{responses: []Response{{Status: 429, RetryAfter: 300 * time.Millisecond}}}
+	d, _ := newDeliverer(s, 5*time.Second)
+	start := time.Now()
+	out := d.Deliver(context.Background(), 1, []Request{req("a", 1)})
+	if out.Result != OK || time.Since(start) < 300*time.Millisecond {
+		t.Errorf("result %v after %s; want OK after Retry-After", out.Result, time.Since(start))
+	}
+}
+
+func TestCancelStopsRetrying(t *testing.T) {
+	s := &script{responses: []Response{{Status: 503}, {Status: 503}, {Status: 503}}}
+	d, _ := newDeliverer(s, time.Minute)
+	d.NewBackOff = func() backoff.BackOff { return backoff.NewConstantBackOff(10 * time.Second) }
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	if out := d.Deliver(ctx, 1, []Request{req("a", 1)}); out.Result != Retry {
+		t.Errorf("result %v", out.Result)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("cancel took %s", time.Since(start))
+	}
+}
+
+func TestLedgerIsBounded(t *testing.T) {
+	d, _ := newDeliverer(&script{}, time.Second)
+	for k := uint64(0); k < 3*ledgerSize; k++ {
+		d.keep(k, []bool{true, false})
+	}
+	if len(d.ledger) > ledgerSize || len(d.order) > 2*ledgerSize {
+		t.Errorf("ledger %d entries, order %d", len(d.ledger), len(d.order))
+	}
+	if done := d.take(3*ledgerSize-1, 2); !done[0] {
+		t.Error("newest chunk forgotten")
+	}
+	if done := d.take(0, 2); done[0] {
+		t.Error("oldest chunk kept past the bound")
+	}
+}

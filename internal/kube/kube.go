@@ -1,0 +1,73 @@
+// Package kube reads the metadata the kubernetes filter adds to a record
+// (its `kubernetes` map), without decoding the record.
+package kube
+
+import "github.com/kubeship/kubeship/internal/record"
+
+// Meta is a record's Kubernetes metadata. The slices alias the record.
+type Meta struct {
+	Namespace   []byte
+	Pod         []byte
+	PodID       []byte
+	Container   []byte
+	ContainerID []byte
+	Node        []byte
+	Image       []byte
+	Labels      []byte // raw msgpack map, nil when absent
+	Annotations []byte // raw msgpack map, nil when absent
+}
+
+// FromRecord reads the `kubernetes` map of a record body; ok is false when
+// the record has none.
+func FromRecord(body []byte) (m Meta, ok bool) {
+	k, ok := record.Get(body, "kubernetes")
+	if !ok || record.Type(k) != record.Map {
+		return Meta{}, false
+	}
+	err := record.Each(k, func(key, val []byte) bool {
+		switch string(key) {
+		case "namespace_name":
+			m.Namespace, _ = record.Text(val)
+		case "pod_name":
+			m.Pod, _ = record.Text(val)
+		case "pod_id":
+			m.PodID, _ = record.Text(val)
+		case "container_name":
+			m.Container, _ = record.Text(val)
+		case "docker_id":
+			m.ContainerID, _ = record.Text(val)
+		case "host":
+			m.Node, _ = record.Text(val)
+		case "container_image":
+			m.Image, _ = record.Text(val)
+		case "labels":
+			m.Labels = val
+		case "annotations":
+			m.Annotations = val
+		}
+		return true
+	})
+	return m, err == nil
+}
+
+// Label returns the value of a pod label.
+func (m Meta) Label(name string) ([]byte, bool) {
+	if m.Labels == nil {
+		return nil, false
+	}
+	v, ok := record.Get(m.Labels, name)
+	if !ok {
+		return nil, false
+	}
+	return record.Text(v)
+}
+
+// App is the application name Grafana's Kubernetes tooling uses: the
+// app.kubernetes.io/name label, else the app label.
+func (m Meta) App() []byte {
+	if v, ok := m.Label("app.kubernetes.io/name"); ok && len(v) > 0 {
+		return v
+	}
+	v, _ := m.Label("app")
+	return v
+}

@@ -1,0 +1,400 @@
+// Package loki maps Fluent Bit records to Loki streams and encodes push
+// requests (snappy-compressed protobuf built with github.com/grafana/loki/pkg/push).
+package loki
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/golang/snappy"
+	"github.com/grafana/loki/pkg/push"
+
+	"github.com/kubeship/kubeship/internal/config"
+	"github.com/kubeship/kubeship/internal/delivery"
+	"github.com/kubeship/kubeship/internal/event"
+	"github.com/kubeship/kubeship/internal/kube"
+	"github.com/kubeship/kubeship/internal/record"
+)
+
+// Stats counts what the encoder changed or dropped so that nothing is lost silently.
+type Stats struct {
+	Records          int // records mapped to entries
+	Skipped          int // bodies that are not maps
+	Malformed        int // records whose body could not be read
+	TruncatedLines   int
+	DroppedLabels    int // label names over the per-stream limit
+	TruncatedLabels  int // label values over Loki's length limit
+	DroppedMetadata  int // structured metadata entries over Loki's limits
+	FirstLabelDrop   string
+	FirstLabelStream string
+}
+
+// Encoder turns a chunk's events into push requests. It is safe for
+// concurrent use: per-flush state lives in a Batch.
+type Encoder struct {
+	cfg    *config.Config
+	labels []config.Field // user labels in order, then kubernetes defaults
+	meta   []config.Field
+	line   lineWriter
+}
+
+// Kubernetes defaults, with the label names Grafana's Kubernetes tooling uses.
+var (
+	kubeLabels   = []string{"namespace", "container", "app"}
+	kubeMetadata = []string{"pod", "pod_id", "container_id", "node", "image", "stream"}
+)
+
+// New builds an encoder for a validated config.
+func New(cfg *config.Config) *Encoder {
+	e := &Encoder{cfg: cfg, labels: cfg.Labels, meta: cfg.StructuredMetadata}
+	e.line = lineWriter{remove: removeTree{}, drop: cfg.DropSingleKey, kv: cfg.LineFormatKV}
+	// Keys used through accessors as labels or metadata leave the line, as in
+	// Fluent Bit's loki output.
+	for _, fs := range [][]config.Field{cfg.Labels, cfg.StructuredMetadata} {
+		for _, f := range fs {
+			if f.Path != nil {
+				if keys, ok := f.Path.Keys(); ok {
+					e.line.remove.add(keys)
+				}
+			}
+		}
+	}
+	for _, p := range cfg.RemoveKeys {
+		keys, _ := p.Keys()
+		e.line.remove.add(keys)
+	}
+	if cfg.KubernetesMetadata {
+		for _, k := range []string{"kubernetes", "stream", "logtag"} {
+			e.line.remove.add([]string{k})
+		}
+	}
+	return e
+}
+
+// Batch collects one flush's entries by tenant and stream.
+type Batch struct {
+	tenants []*tenantBatch
+	Stats   Stats
+
+	scratch []byte
+	pairs   []pair
+	meta    []pair
+}
+
+type tenantBatch struct {
+	tenant  string
+	streams map[string]int
+	list    []push.Stream
+}
+
+// Encode maps every event of chunk into b.
+func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
+	var r event.Reader
+	r.Reset(chunk)
+	for r.Next() {
+		if err := e.add(b, tag, r.Event()); err != nil {
+			b.Stats.Malformed++
+		}
+	}
+	b.Stats.Skipped += r.Skipped()
+	return r.Err()
+}
+
+func (e *Encoder) add(b *Batch, tag string, ev event.Event) error {
+	body := ev.Body
+	k8s, hasK8s := kube.Meta{}, false
+	if e.cfg.KubernetesMetadata || e.cfg.AutoKubernetesLabels {
+		k8s, hasK8s = kube.FromRecord(body)
+	}
+	buf := b.scratch[:0]
+
+	// Labels: user labels, auto kubernetes labels, then kubernetes defaults;
+	// the first of a name wins.
+	b.pairs = b.pairs[:0]
+	for _, f := range e.labels {
+		buf = b.addField(buf, &b.pairs, f, tag, body)
+	}
+	if hasK8s && e.cfg.AutoKubernetesLabels && k8s.Labels != nil {
+		_ = record.Each(k8s.Labels, func(k, v []byte) bool {
+			if t, ok := record.Text(v); ok {
+				b.pairs = addPair(b.pairs, k, t)
+			}
+			return true
+		})
+	}
+	if hasK8s && e.cfg.KubernetesMetadata {
+		for i, v := range [][]byte{k8s.Namespace, k8s.Container, k8s.App()} {
+			b.pairs = addPair(b.pairs, []byte(kubeLabels[i]), v)
+		}
+	}
+	if len(b.pairs) == 0 {
+		b.pairs = append(b.pairs, pair{name: []byte("job"), value: []byte("fluent-bit")})
+	}
+	if len(b.pairs) > maxLabelNames {
+		if b.Stats.DroppedLabels == 0 {
+			var names []string
+			for _, p := range b.pairs[maxLabelNames:] {
+				names = append(names, string(p.name))
+			}
+			b.Stats.FirstLabelDrop = fmt.Sprint(names)
+		}
+		b.Stats.DroppedLabels += len(b.pairs) - maxLabelNames
+		b.pairs = b.pairs[:maxLabelNames]
+	}
+	for i := range b.pairs {
+		if len(b.pairs[i].value) > maxLabelValueLength {
+			b.pairs[i].value = truncateUTF8(b.pairs[i].value, maxLabelValueLength)
+			b.Stats.TruncatedLabels++
+		}
+	}
+	labelsAt := len(buf)
+	buf = appendLabels(buf, b.pairs)
+	labels := buf[labelsAt:]
+
+	// Structured metadata: map keys, then explicit entries (which override),
+	// then kubernetes defaults.
+	b.meta = b.meta[:0]
+	for _, p := range e.cfg.StructuredMetadataMapKeys {
+		if m, ok := p.Lookup(body); ok && record.Type(m) == record.Map {
+			_ = record.Each(m, func(k, v []byte) bool {
+				at := len(buf)
+				var ok bool
+				if buf, ok = record.AppendString(buf, v); ok {
+					b.meta = setPair(b.meta, k, buf[at:])
+				}
+				return true
+			})
+		}
+	}
+	for _, f := range e.meta {
+		buf = b.addMeta(buf, f, tag, body)
+	}
+	if e.cfg.KubernetesMetadata {
+		stream, _ := record.Get(body, "stream")
+		streamText, _ := record.Text(stream)
+		for i, v := range [][]byte{k8s.Pod, k8s.PodID, k8s.ContainerID, k8s.Node, k8s.Image, streamText} {
+			b.meta = addPair(b.meta, []byte(kubeMetadata[i]), v)
+		}
+	}
+
+	lineAt := len(buf)
+	buf, err := e.line.appendLine(buf, body)
+	if err != nil {
+		b.scratch = buf
+		return err
+	}
+	line := buf[lineAt:]
+	if max := e.cfg.MaxLineSize; max > 0 && len(line) > max {
+		line = truncateUTF8(line, max)
+		b.Stats.TruncatedLines++
+	}
+
+	tenant := e.cfg.TenantID
+	if e.cfg.TenantIDKey != nil {
+		at := len(buf)
+		if v, ok := e.cfg.TenantIDKey.AppendValue(buf, tag, body); ok && len(v) > at {
+			buf = v
+			tenant = string(buf[at:])
+		}
+	}
+	b.scratch = buf
+
+	entry := push.Entry{Timestamp: time.Unix(0, ev.Time), Line: string(line)}
+	if len(b.meta) > 0 {
+		entry.StructuredMetadata = b.metadata()
+	}
+	s := b.stream(tenant, labels)
+	s.Entries = append(s.Entries, entry)
+	b.Stats.Records++
+	return nil
+}
+
+// addField evaluates a label field into pairs (skipping empty values).
+func (b *Batch) addField(buf []byte, pairs *[]pair, f config.Field, tag string, body []byte) []byte {
+	at := len(buf)
+	if f.Path != nil {
+		var ok bool
+		if buf, ok = f.Path.AppendValue(buf, tag, body); !ok {
+			return buf[:at]
+		}
+	} else {
+		buf = append(buf, f.Static...)
+	}
+	*pairs = addPair(*pairs, []byte(f.Name), buf[at:])
+	return buf
+}
+
+func (b *Batch) addMeta(buf []byte, f config.Field, tag string, body []byte) []byte {
+	at := len(buf)
+	if f.Path != nil {
+		var ok bool
+		if buf, ok = f.Path.AppendValue(buf, tag, body); !ok {
+			return buf[:at]
+		}
+	} else {
+		buf = append(buf, f.Static...)
+	}
+	if at < len(buf) {
+		b.meta = setPair(b.meta, []byte(f.Name), buf[at:])
+	}
+	return buf
+}
+
+// addPair adds a sanitized name and value unless the value is empty or the
+// name is already set (first wins).
+func addPair(pairs []pair, name, value []byte) []pair {
+	if len(value) == 0 {
+		return pairs
+	}
+	clean := appendLabelName(nil, name)
+	for _, p := range pairs {
+		if bytes.Equal(p.name, clean) {
+			return pairs
+		}
+	}
+	return append(pairs, pair{name: clean, value: value})
+}
+
+// setPair adds or replaces name (last wins).
+func setPair(pairs []pair, name, value []byte) []pair {
+	clean := appendLabelName(nil, name)
+	for i, p := range pairs {
+		if bytes.Equal(p.name, clean) {
+			pairs[i].value = value
+			return pairs
+		}
+	}
+	return append(pairs, pair{name: clean, value: value})
+}
+
+// metadata copies b.meta into a push label set within Loki's limits.
+func (b *Batch) metadata() push.LabelsAdapter {
+	out := make(push.LabelsAdapter, 0, len(b.meta))
+	size := 0
+	for _, p := range b.meta {
+		size += len(p.name) + len(p.value)
+		if len(out) == maxMetadataEntries || size > maxMetadataBytes {
+			b.Stats.DroppedMetadata++
+			continue
+		}
+		out = append(out, push.LabelAdapter{Name: string(p.name), Value: validUTF8(p.value)})
+	}
+	return out
+}
+
+// stream returns the stream of tenant with the given selector, creating it.
+func (b *Batch) stream(tenant string, labels []byte) *push.Stream {
+	var t *tenantBatch
+	for _, tb := range b.tenants {
+		if tb.tenant == tenant {
+			t = tb
+			break
+		}
+	}
+	if t == nil {
+		t = &tenantBatch{tenant: tenant, streams: map[string]int{}}
+		b.tenants = append(b.tenants, t)
+	}
+	i, ok := t.streams[string(labels)]
+	if !ok {
+		i = len(t.list)
+		t.streams[string(labels)] = i
+		t.list = append(t.list, push.Stream{Labels: string(labels)})
+	}
+	return &t.list[i]
+}
+
+// Requests splits the batch into push requests of at most maxBytes of
+// entries each, one tenant per request, entries of a stream in time order.
+// The split depends only on the chunk and the config, so a chunk that
+// returns after FLB_RETRY yields the same requests.
+func (b *Batch) Requests(maxBytes int) []delivery.Request {
+	var reqs []delivery.Request
+	for _, t := range b.tenants {
+		var cur []push.Stream
+		size := 0
+		flush := func() {
+			if len(cur) > 0 {
+				reqs = append(reqs, newRequest(t.tenant, cur))
+				cur, size = nil, 0
+			}
+		}
+		for _, s := range t.list {
+			sort.SliceStable(s.Entries, func(i, j int) bool { return s.Entries[i].Timestamp.Before(s.Entries[j].Timestamp) })
+			start := 0
+			streamSize := len(s.Labels)
+			for i, en := range s.Entries {
+				n := entrySize(en)
+				if size+streamSize+n > maxBytes && size > 0 {
+					if i > start {
+						cur = append(cur, push.Stream{Labels: s.Labels, Entries: s.Entries[start:i]})
+						start = i
+					}
+					flush()
+					streamSize = len(s.Labels)
+				}
+				size += n
+			}
+			cur = append(cur, push.Stream{Labels: s.Labels, Entries: s.Entries[start:]})
+			size += streamSize
+		}
+		flush()
+	}
+	return reqs
+}
+
+func entrySize(e push.Entry) int {
+	n := len(e.Line) + 16
+	for _, l := range e.StructuredMetadata {
+		n += len(l.Name) + len(l.Value) + 4
+	}
+	return n
+}
+
+// newRequest encodes streams as a snappy protobuf push request.
+func newRequest(tenant string, streams []push.Stream) delivery.Request {
+	req := push.PushRequest{Streams: streams}
+	raw, err := req.Marshal()
+	if err != nil {
+		// Marshal of in-memory structs fails only on a programming error.
+		panic(fmt.Sprintf("loki: marshal push request: %v", err))
+	}
+	records := 0
+	for _, s := range streams {
+		records += len(s.Entries)
+	}
+	r := delivery.Request{
+		Body:    snappy.Encode(nil, raw),
+		Records: records,
+		Header:  map[string]string{"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"},
+	}
+	if tenant != "" {
+		r.Header["X-Scope-OrgID"] = tenant
+	}
+	if records > 1 {
+		r.Split = func() []delivery.Request { return splitStreams(tenant, streams, records) }
+	}
+	return r
+}
+
+// splitStreams halves a request's entries, for a 413 answer.
+func splitStreams(tenant string, streams []push.Stream, records int) []delivery.Request {
+	half := records / 2
+	var a, b []push.Stream
+	for _, s := range streams {
+		switch n := len(s.Entries); {
+		case half >= n:
+			a = append(a, s)
+			half -= n
+		case half > 0:
+			a = append(a, push.Stream{Labels: s.Labels, Entries: s.Entries[:half]})
+			b = append(b, push.Stream{Labels: s.Labels, Entries: s.Entries[half:]})
+			half = 0
+		default:
+			b = append(b, s)
+		}
+	}
+	return []delivery.Request{newRequest(tenant, a), newRequest(tenant, b)}
+}

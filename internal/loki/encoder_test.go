@@ -1,0 +1,383 @@
+package loki
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang/snappy"
+	"github.com/grafana/loki/pkg/push"
+
+	"github.com/kubeship/kubeship/internal/config"
+	"github.com/kubeship/kubeship/internal/delivery"
+	"github.com/kubeship/kubeship/internal/event/eventtest"
+)
+
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.UTC)
+
+// k8sBody is a record as the CRI parser and the kubernetes filter leave it.
+func k8sBody(extra map[string]any) map[string]any {
+	b := map[string]any{
+		"log":    "hello",
+		"stream": "stdout",
+		"logtag": "F",
+		"kubernetes": map[string]any{
+			"namespace_name":  "shop",
+			"pod_name":        "web-7d9f-abcde",
+			"pod_id":          "0b6f-11",
+			"container_name":  "app",
+			"docker_id":       "3f2a",
+			"host":            "fargate-ip-10-0-1-2",
+			"container_image": "registry/web:1.2",
+			"labels":          map[string]any{"app.kubernetes.io/name": "web", "app": "legacy", "pod-template-hash": "7d9f"},
+		},
+	}
+	for k, v := range extra {
+		b[k] = v
+	}
+	return b
+}
+
+// parse reads keys plus the required url.
+func parse(keys config.Map) (*config.Config, error) {
+	m := config.Map{"url": "http://127.0.0.1:3100/loki/api/v1/push"}
+	for k, v := range keys {
+		m[k] = v
+	}
+	return config.Parse(m)
+}
+
+type sent struct {
+	tenant  string
+	streams []push.Stream
+	size    int
+}
+
+// encode runs the encoder over bodies (one event each, one second apart)
+// and decodes the requests back with pkg/push.
+func encode(t *testing.T, keys config.Map, bodies ...map[string]any) ([]sent, Stats) {
+	t.Helper()
+	var events []eventtest.Event
+	for i, b := range bodies {
+		events = append(events, eventtest.Event{Time: t0.Add(time.Duration(i) * time.Second), Body: b})
+	}
+	return encodeEvents(t, keys, events...)
+}
+
+func encodeEvents(t *testing.T, keys config.Map, events ...eventtest.Event) ([]sent, Stats) {
+	t.Helper()
+	cfg, err := parse(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b Batch
+	if err := New(cfg).Encode(&b, "kube.var.log.containers.web_shop_app-3f2a.log", eventtest.Chunk(true, events...)); err != nil {
+		t.Fatal(err)
+	}
+	return decode(t, b.Requests(cfg.BatchSize)), b.Stats
+}
+
+func decode(t *testing.T, reqs []delivery.Request) []sent {
+	t.Helper()
+	var out []sent
+	for _, r := range reqs {
+		raw, err := snappy.Decode(nil, r.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pr push.PushRequest
+		if err := pr.Unmarshal(raw); err != nil {
+			t.Fatal(err)
+		}
+		if r.Header["Content-Type"] != "application/x-protobuf" || r.Header["Content-Encoding"] != "snappy" {
+			t.Errorf("headers %v", r.Header)
+		}
+		out = append(out, sent{tenant: r.Header["X-Scope-OrgID"], streams: pr.Streams, size: len(raw)})
+	}
+	return out
+}
+
+// one returns the only entry sent and its stream's labels.
+func one(t *testing.T, s []sent) (string, push.Entry) {
+	t.Helper()
+	if len(s) != 1 || len(s[0].streams) != 1 || len(s[0].streams[0].Entries) != 1 {
+		t.Fatalf("want one entry, got %+v", s)
+	}
+	return s[0].streams[0].Labels, s[0].streams[0].Entries[0]
+}
+
+func meta(e push.Entry) string {
+	var parts []string
+	for _, l := range e.StructuredMetadata {
+		parts = append(parts, l.Name+"="+l.Value)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+const defaultMeta = "container_id=3f2a image=registry/web:1.2 node=fargate-ip-10-0-1-2 pod=web-7d9f-abcde pod_id=0b6f-11 stream=stdout"
+
+func TestMapping(t *testing.T) {
+	tests := []struct {
+		name   string
+		keys   config.Map
+		body   map[string]any
+		labels string
+		line   string
+		meta   string
+	}{
+		{"kubernetes_defaults", nil, k8sBody(nil),
+			`{app="web", container="app", namespace="shop"}`, "hello", defaultMeta},
+		{"app_falls_back_to_app_label", nil, k8sBody(map[string]any{"kubernetes": map[string]any{"namespace_name": "ns", "labels": map[string]any{"app": "legacy"}}}),
+			`{app="legacy", namespace="ns"}`, "hello", "stream=stdout"},
+		{"rest_of_record_as_json", nil, k8sBody(map[string]any{"level": "info", "user": map[string]any{"id": int64(7)}}),
+			`{app="web", container="app", namespace="shop"}`, `{"level":"info","log":"hello","user":{"id":7}}`, defaultMeta},
+		{"static_labels_added", config.Map{"labels": "cluster=prod"}, k8sBody(nil),
+			`{app="web", cluster="prod", container="app", namespace="shop"}`, "hello", defaultMeta},
+		{"user_label_wins_over_default", config.Map{"labels": "namespace=fixed"}, k8sBody(nil),
+			`{app="web", container="app", namespace="fixed"}`, "hello", defaultMeta},
+		{"no_kubernetes_map_gets_job_label", nil, map[string]any{"log": "plain", "stream": "stderr"},
+			`{job="fluent-bit"}`, "plain", "stream=stderr"},
+		{"kubernetes_metadata_off", config.Map{"kubernetes_metadata": "off", "remove_keys": "kubernetes"}, k8sBody(nil),
+			`{job="fluent-bit"}`, `{"log":"hello","logtag":"F","stream":"stdout"}`, ""},
+		{"accessor_label_leaves_line", config.Map{"kubernetes_metadata": "off", "labels": "team=$team", "remove_keys": "kubernetes,stream,logtag"}, k8sBody(map[string]any{"team": "payments"}),
+			`{team="payments"}`, "hello", ""},
+		{"label_keys_name_from_accessor", config.Map{"label_keys": "$kubernetes['labels']['pod-template-hash']"}, k8sBody(nil),
+			`{app="web", container="app", kubernetes_labels_pod_template_hash="7d9f", namespace="shop"}`, "hello", defaultMeta},
+		{"remove_nested_key", config.Map{"kubernetes_metadata": "off", "remove_keys": "$kubernetes['labels'],$kubernetes['pod_id'],stream,logtag,log"}, k8sBody(nil),
+			`{job="fluent-bit"}`, `{"container_image":"registry/web:1.2","container_name":"app","docker_id":"3f2a","host":"fargate-ip-10-0-1-2","namespace_name":"shop","pod_name":"web-7d9f-abcde"}`, ""},
+		{"drop_single_key_off", config.Map{"drop_single_key": "off"}, k8sBody(nil),
+			`{app="web", container="app", namespace="shop"}`, `{"log":"hello"}`, defaultMeta},
+		{"drop_single_key_on_quotes", config.Map{"drop_single_key": "on"}, k8sBody(nil),
+			`{app="web", container="app", namespace="shop"}`, `"hello"`, defaultMeta},
+		{"drop_single_key_non_string", nil, map[string]any{"n": int64(5)}, `{job="fluent-bit"}`, "5", ""},
+		{"key_value_format", config.Map{"line_format": "key_value"}, k8sBody(map[string]any{"level": "warn", "n": 1.5}),
+			`{app="web", container="app", namespace="shop"}`, `level="warn" log="hello" n=1.5`, defaultMeta},
+		{"auto_kubernetes_labels", config.Map{"auto_kubernetes_labels": "on"}, k8sBody(nil),
+			`{app="legacy", app_kubernetes_io_name="web", container="app", namespace="shop", pod_template_hash="7d9f"}`, "hello", defaultMeta},
+		{"structured_metadata_explicit_and_maps", config.Map{"structured_metadata": "team=$team,cluster=prod", "structured_metadata_map_keys": "$extra"},
+			map[string]any{"log": "x", "team": "pay", "extra": map[string]any{"a": "1", "b": int64(2)}},
+			`{job="fluent-bit"}`, `{"extra":{"a":"1","b":2},"log":"x"}`, "a=1 b=2 cluster=prod team=pay"},
+		{"label_value_cannot_inject", config.Map{"labels": "x=$x"}, map[string]any{"log": "l", "x": "a\", evil=\"1\"}\n{"},
+			`{x="a\", evil=\"1\"}\n{"}`, "l", ""},
+		{"invalid_utf8_label_value", config.Map{"labels": "x=$x"}, map[string]any{"log": "l", "x": "a\xffb"},
+			`{x="a�b"}`, "l", ""},
+		{"label_names_sanitized", config.Map{"labels": "9lives=$a,my-label=$a"}, map[string]any{"log": "l", "a": "v"},
+			`{_9lives="v", my_label="v"}`, "l", ""},
+		{"empty_values_skipped", config.Map{"labels": "x=$missing"}, map[string]any{"log": "l"},
+			`{job="fluent-bit"}`, "l", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _ := encode(t, tt.keys, tt.body)
+			labels, e := one(t, got)
+			if labels != tt.labels {
+				t.Errorf("labels\n got %s\nwant %s", labels, tt.labels)
+			}
+			if e.Line != tt.line {
+				t.Errorf("line\n got %s\nwant %s", e.Line, tt.line)
+			}
+			if m := meta(e); m != tt.meta {
+				t.Errorf("structured metadata\n got %s\nwant %s", m, tt.meta)
+			}
+			if !e.Timestamp.Equal(t0) {
+				t.Errorf("timestamp %s, want %s", e.Timestamp, t0)
+			}
+		})
+	}
+}
+
+func TestAtMost15LabelNamesKeepingTheFirst(t *testing.T) {
+	var specs []string
+	body := map[string]any{"log": "l"}
+	for i := 0; i < 17; i++ {
+		specs = append(specs, fmt.Sprintf("l%02d=v", i))
+	}
+	got, stats := encode(t, config.Map{"labels": strings.Join(specs, ",")}, body)
+	labels, _ := one(t, got)
+	if n := strings.Count(labels, "="); n != 15 {
+		t.Errorf("%d labels: %s", n, labels)
+	}
+	if strings.Contains(labels, "l15") || !strings.Contains(labels, "l14") {
+		t.Errorf("did not keep the first 15: %s", labels)
+	}
+	if stats.DroppedLabels != 2 || stats.FirstLabelDrop != "[l15 l16]" {
+		t.Errorf("stats %+v", stats)
+	}
+}
+
+func TestLongValuesAndLines(t *testing.T) {
+	long := strings.Repeat("é", 3000) // 6000 bytes
+	got, stats := encode(t, config.Map{"labels": "x=$x", "max_line_size": "1KB"}, map[string]any{"log": strings.Repeat("a", 5000), "x": long})
+	labels, e := one(t, got)
+	if len(e.Line) != 1024 {
+		t.Errorf("line of %d bytes", len(e.Line))
+	}
+	val := strings.TrimSuffix(strings.TrimPrefix(labels, `{x="`), `"}`)
+	if len(val) != 2048 || !strings.HasSuffix(val, "é") {
+		t.Errorf("label value of %d bytes", len(val))
+	}
+	if stats.TruncatedLines != 1 || stats.TruncatedLabels != 1 {
+		t.Errorf("stats %+v", stats)
+	}
+}
+
+func TestTenantPerRecord(t *testing.T) {
+	bodies := []map[string]any{
+		{"log": "a", "team": "t1"}, {"log": "b", "team": "t2"}, {"log": "c", "team": "t1"}, {"log": "d"},
+	}
+	got, _ := encode(t, config.Map{"tenant_id": "fallback", "tenant_id_key": "$team"}, bodies...)
+	var summary []string
+	for _, s := range got {
+		var lines []string
+		for _, st := range s.streams {
+			for _, e := range st.Entries {
+				lines = append(lines, e.Line)
+			}
+		}
+		summary = append(summary, s.tenant+":"+strings.Join(lines, ""))
+	}
+	// tenant_id_key is not removed from the line, as in Fluent Bit.
+	if want := `t1:{"log":"a","team":"t1"}{"log":"c","team":"t1"} t2:{"log":"b","team":"t2"} fallback:d`; strings.Join(summary, " ") != want {
+		t.Errorf("got  %s\nwant %s", strings.Join(summary, " "), want)
+	}
+}
+
+func TestEntriesInTimeOrderPerStream(t *testing.T) {
+	events := []eventtest.Event{
+		{Time: t0.Add(3 * time.Nanosecond), Body: map[string]any{"log": "3"}},
+		{Time: t0.Add(1 * time.Nanosecond), Body: map[string]any{"log": "1"}},
+		{Time: t0.Add(2 * time.Nanosecond), Body: map[string]any{"log": "2"}},
+	}
+	got, _ := encodeEvents(t, nil, events...)
+	var order []string
+	for _, e := range got[0].streams[0].Entries {
+		order = append(order, fmt.Sprintf("%s@%d", e.Line, e.Timestamp.Sub(t0)))
+	}
+	if strings.Join(order, " ") != "1@1 2@2 3@3" {
+		t.Errorf("order %v", order)
+	}
+}
+
+func TestRequestsBoundedByBatchSize(t *testing.T) {
+	var bodies []map[string]any
+	for i := 0; i < 200; i++ {
+		b := k8sBody(map[string]any{"log": fmt.Sprintf("%03d %s", i, strings.Repeat("x", 500))})
+		if i%2 == 1 {
+			b["kubernetes"].(map[string]any)["container_name"] = "sidecar"
+		}
+		bodies = append(bodies, b)
+	}
+	got, _ := encode(t, config.Map{"batch_size": "16KB"}, bodies...)
+	if len(got) < 8 {
+		t.Fatalf("%d requests for ~110 KB at 16 KB each", len(got))
+	}
+	seen := map[string]int{}
+	for _, s := range got {
+		if s.size > 16<<10+1024 {
+			t.Errorf("request of %d bytes", s.size)
+		}
+		for _, st := range s.streams {
+			for _, e := range st.Entries {
+				seen[e.Line[:3]]++
+			}
+		}
+	}
+	if len(seen) != 200 {
+		t.Errorf("%d distinct entries arrived, want 200", len(seen))
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("entry %s sent %d times", k, n)
+		}
+	}
+}
+
+func TestSplitFor413KeepsEveryEntryOnce(t *testing.T) {
+	cfg, _ := parse(nil)
+	var events []eventtest.Event
+	for i := 0; i < 7; i++ {
+		events = append(events, eventtest.Event{Time: t0.Add(time.Duration(i)), Body: map[string]any{"log": fmt.Sprint(i), "stream": []string{"stdout", "stderr"}[i%2]}})
+	}
+	var b Batch
+	if err := New(cfg).Encode(&b, "t", eventtest.Chunk(true, events...)); err != nil {
+		t.Fatal(err)
+	}
+	reqs := b.Requests(cfg.BatchSize)
+	if len(reqs) != 1 || reqs[0].Records != 7 || reqs[0].Split == nil {
+		t.Fatalf("%+v", reqs)
+	}
+	parts := reqs[0].Split()
+	if len(parts) != 2 || parts[0].Records+parts[1].Records != 7 {
+		t.Fatalf("parts %+v", parts)
+	}
+	var lines []string
+	for _, s := range decode(t, parts) {
+		for _, st := range s.streams {
+			for _, e := range st.Entries {
+				lines = append(lines, e.Line)
+			}
+		}
+	}
+	sort.Strings(lines)
+	if strings.Join(lines, "") != "0123456" {
+		t.Errorf("lines after split: %v", lines)
+	}
+}
+
+func TestMalformedAndSkippedRecords(t *testing.T) {
+	cfg, _ := parse(nil)
+	good := eventtest.Chunk(true,
+		eventtest.Event{Time: t0, Body: map[string]any{"log": "a"}},
+		eventtest.Event{Time: t0, Body: "not a map"},
+		eventtest.Event{Time: t0, Body: map[string]any{"log": "b"}},
+	)
+	var b Batch
+	if err := New(cfg).Encode(&b, "t", good); err != nil {
+		t.Fatal(err)
+	}
+	if b.Stats.Records != 2 || b.Stats.Skipped != 1 {
+		t.Errorf("stats %+v", b.Stats)
+	}
+	var b2 Batch
+	if err := New(cfg).Encode(&b2, "t", good[:len(good)-3]); err == nil {
+		t.Error("truncated chunk accepted")
+	}
+	if b2.Stats.Records != 1 {
+		t.Errorf("records before the damage: %d, want 1", b2.Stats.Records)
+	}
+}
+
+func FuzzLabels(f *testing.F) {
+	f.Add([]byte("app"), []byte("web"))
+	f.Add([]byte("a-b.c"), []byte("x\", y=\"z"))
+	f.Add([]byte("9"), []byte("\xff\x00\n}"))
+	f.Fuzz(func(t *testing.T, name, value []byte) {
+		clean := appendLabelName(nil, name)
+		for i, c := range clean {
+			ok := c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || (i > 0 && c >= '0' && c <= '9')
+			if !ok {
+				t.Fatalf("name %q has %q at %d", clean, c, i)
+			}
+		}
+		if len(value) == 0 || len(clean) == 0 {
+			return
+		}
+		sel := string(appendLabels(nil, []pair{{name: clean, value: value}}))
+		// One pair, whose value reads back as the (UTF-8-cleaned) input.
+		rest, ok := strings.CutPrefix(sel, "{"+string(clean)+"=")
+		if !ok {
+			t.Fatalf("selector %q", sel)
+		}
+		q, err := strconv.QuotedPrefix(rest)
+		if err != nil || rest[len(q):] != "}" {
+			t.Fatalf("selector %q: value does not end the selector (%v)", sel, err)
+		}
+		if got, err := strconv.Unquote(q); err != nil || got != validUTF8(value) {
+			t.Fatalf("value %q read back as %q", value, got)
+		}
+	})
+}

@@ -1,0 +1,149 @@
+package loki
+
+import (
+	"github.com/kubeship/kubeship/internal/config"
+	"github.com/kubeship/kubeship/internal/record"
+)
+
+// removeTree marks the record keys that leave the line: a nil child removes
+// the whole key, a non-nil child removes keys inside that map.
+type removeTree map[string]removeTree
+
+// add marks the path keys for removal. A whole key removed wins over parts of it.
+func (t removeTree) add(keys []string) {
+	for i, k := range keys {
+		child, seen := t[k]
+		if seen && child == nil {
+			return // already removed whole
+		}
+		if i == len(keys)-1 {
+			t[k] = nil
+			return
+		}
+		if child == nil {
+			child = removeTree{}
+			t[k] = child
+		}
+		t = child
+	}
+}
+
+// lineWriter formats what remains of a record as the Loki line, the way
+// Fluent Bit's loki output does (remove_keys, drop_single_key, line_format).
+type lineWriter struct {
+	remove removeTree
+	drop   config.DropSingleKey
+	kv     bool
+}
+
+// appendLine appends the line for body.
+func (w *lineWriter) appendLine(dst, body []byte) ([]byte, error) {
+	var single []byte
+	n := 0
+	err := record.Each(body, func(k, v []byte) bool {
+		if w.kept(k) {
+			n++
+			single = v
+		}
+		return true
+	})
+	if err != nil {
+		return dst, err
+	}
+	if n == 1 && w.drop != config.DropOff {
+		child := w.remove[string(keyOfSingle(body, w))]
+		if text, ok := record.Text(single); ok && (w.drop == config.DropRaw || w.kv) && child == nil {
+			return append(dst, text...), nil
+		}
+		if w.kv {
+			return appendKVValue(dst, single, child)
+		}
+		return appendJSONValue(dst, single, child)
+	}
+	if w.kv {
+		return w.appendKV(dst, body)
+	}
+	return appendJSONMap(dst, body, w.remove)
+}
+
+// kept reports whether key k stays (wholly or in part) on the line.
+func (w *lineWriter) kept(k []byte) bool {
+	child, ok := w.remove[string(k)]
+	return !ok || child != nil
+}
+
+// keyOfSingle returns the one kept key of body.
+func keyOfSingle(body []byte, w *lineWriter) []byte {
+	var key []byte
+	_ = record.Each(body, func(k, _ []byte) bool {
+		if w.kept(k) {
+			key = k
+			return false
+		}
+		return true
+	})
+	return key
+}
+
+// appendJSONValue writes v as JSON, removing keys below it when v is a map.
+func appendJSONValue(dst, v []byte, remove removeTree) ([]byte, error) {
+	if remove != nil && record.Type(v) == record.Map {
+		return appendJSONMap(dst, v, remove)
+	}
+	return record.AppendJSON(dst, v)
+}
+
+// appendJSONMap writes map m as a JSON object without the removed keys.
+func appendJSONMap(dst, m []byte, remove removeTree) ([]byte, error) {
+	dst = append(dst, '{')
+	first := true
+	var err error
+	if e := record.Each(m, func(k, v []byte) bool {
+		child, removed := remove[string(k)]
+		if removed && child == nil {
+			return true
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = record.AppendJSONString(dst, k)
+		dst = append(dst, ':')
+		dst, err = appendJSONValue(dst, v, child)
+		return err == nil
+	}); e != nil {
+		return dst, e
+	}
+	return append(dst, '}'), err
+}
+
+// appendKV writes `key=value` pairs separated by spaces; strings are
+// JSON-quoted so a value cannot forge another pair or a line break.
+func (w *lineWriter) appendKV(dst, body []byte) ([]byte, error) {
+	first := true
+	var err error
+	if e := record.Each(body, func(k, v []byte) bool {
+		child, removed := w.remove[string(k)]
+		if removed && child == nil {
+			return true
+		}
+		if !first {
+			dst = append(dst, ' ')
+		}
+		first = false
+		dst = append(dst, k...)
+		dst = append(dst, '=')
+		dst, err = appendKVValue(dst, v, child)
+		return err == nil
+	}); e != nil {
+		return dst, e
+	}
+	return dst, err
+}
+
+func appendKVValue(dst, v []byte, remove removeTree) ([]byte, error) {
+	if text, ok := record.Text(v); ok {
+		return record.AppendJSONString(dst, text), nil
+	}
+	return appendJSONValue(dst, v, remove)
+}

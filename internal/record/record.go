@@ -1,0 +1,266 @@
+// Package record reads raw msgpack values in place, without decoding them
+// into Go values: it finds map entries, walks maps and renders values as text
+// or JSON. Every function works on the caller's bytes (zero copy) and, apart
+// from growing the destination slice of the Append functions, allocates
+// nothing.
+//
+// A value is the msgpack encoding of one object at the start of a byte slice;
+// bytes after it are ignored.
+package record
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tinylib/msgp/msgp"
+)
+
+// Kind is the msgpack type of a value, as reported by [Type].
+type Kind uint8
+
+// The kinds of msgpack values.
+const (
+	Invalid Kind = iota // empty input or a byte that starts no msgpack value
+	Nil
+	Bool
+	Int   // a signed integer encoding (including positive and negative fixint)
+	Uint  // an unsigned integer encoding (uint8 to uint64)
+	Float // float32 or float64
+	Str
+	Bin
+	Array
+	Map
+	Time // ext type 0 with 8 bytes of data: Fluent Bit's event time
+	Ext  // any other extension
+)
+
+var kindNames = [...]string{
+	Invalid: "invalid",
+	Nil:     "nil",
+	Bool:    "bool",
+	Int:     "int",
+	Uint:    "uint",
+	Float:   "float",
+	Str:     "str",
+	Bin:     "bin",
+	Array:   "array",
+	Map:     "map",
+	Time:    "time",
+	Ext:     "ext",
+}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// Type reports the msgpack type of the value at the start of v. It looks at
+// the leading bytes only: it does not check that the value is complete.
+func Type(v []byte) Kind {
+	switch msgp.NextType(v) {
+	case msgp.NilType:
+		return Nil
+	case msgp.BoolType:
+		return Bool
+	case msgp.IntType:
+		return Int
+	case msgp.UintType:
+		return Uint
+	case msgp.Float32Type, msgp.Float64Type:
+		return Float
+	case msgp.StrType:
+		return Str
+	case msgp.BinType:
+		return Bin
+	case msgp.ArrayType:
+		return Array
+	case msgp.MapType:
+		return Map
+	case msgp.ExtensionType, msgp.TimeType, msgp.Complex64Type, msgp.Complex128Type:
+		if typ, data, _, err := readExt(v); err == nil && typ == 0 && len(data) == 8 {
+			return Time
+		}
+		return Ext
+	}
+	return Invalid
+}
+
+// Errors for malformed msgpack. Functions that return an error wrap one of
+// these.
+var (
+	// ErrTruncated means the input ends inside a value.
+	ErrTruncated = errors.New("msgpack: input ends inside a value")
+	// ErrInvalid means the input holds a byte that starts no msgpack value
+	// (0xc1) or is otherwise not msgpack.
+	ErrInvalid = errors.New("msgpack: invalid encoding")
+	// ErrTooDeep means maps and arrays are nested deeper than [MaxDepth].
+	ErrTooDeep = errors.New("msgpack: maps and arrays nested too deep")
+)
+
+// MaxDepth is how deeply maps and arrays may nest in [AppendJSON] and
+// [AppendString] before they give up with [ErrTooDeep].
+const MaxDepth = 1000
+
+// Get returns the raw msgpack of the value stored under key in the msgpack map
+// m. Keys may be str or bin; keys of other types never match. The first match
+// wins. It returns false when the key is absent or m is not a well-formed map
+// up to the match.
+func Get(m []byte, key string) (val []byte, ok bool) {
+	n, b, err := msgp.ReadMapHeaderBytes(m)
+	if err != nil {
+		return nil, false
+	}
+	for ; n > 0; n-- {
+		k, rest, isText := readText(b)
+		if !isText {
+			if rest, err = Skip(b); err != nil {
+				return nil, false
+			}
+		}
+		end, err := Skip(rest)
+		if err != nil {
+			return nil, false
+		}
+		if isText && string(k) == key {
+			return rest[:len(rest)-len(end)], true
+		}
+		b = end
+	}
+	return nil, false
+}
+
+// Each calls fn for every entry of the msgpack map m, in order, until fn
+// returns false. key is the text of a str or bin key (zero copy); a key of
+// another type (Fluent Bit writes none) is passed in its [AppendString] form,
+// or its JSON form for an extension. val is the raw msgpack of the value,
+// checked to be complete. Each returns an error when m is not a map or is
+// malformed; entries before the fault have been passed to fn.
+func Each(m []byte, fn func(key, val []byte) bool) error {
+	n, b, err := msgp.ReadMapHeaderBytes(m)
+	if err != nil {
+		return mapError(m, err)
+	}
+	var scratch []byte // for keys that are not str or bin; rare
+	for i := uint32(0); i < n; i++ {
+		k, rest, isText := readText(b)
+		if !isText {
+			if rest, err = Skip(b); err != nil {
+				return fmt.Errorf("map key %d: %w", i, err)
+			}
+			if scratch, err = appendKeyText(scratch[:0], b); err != nil {
+				return fmt.Errorf("map key %d: %w", i, err)
+			}
+			k = scratch
+		}
+		end, err := Skip(rest)
+		if err != nil {
+			return fmt.Errorf("map value %d: %w", i, err)
+		}
+		if !fn(k, rest[:len(rest)-len(end)]) {
+			return nil
+		}
+		b = end
+	}
+	return nil
+}
+
+func mapError(m []byte, err error) error {
+	if len(m) > 0 && Type(m) != Map {
+		return fmt.Errorf("want a map, got %s: %w", Type(m), ErrInvalid)
+	}
+	return wrapMsgp(err)
+}
+
+// wrapMsgp turns msgp's errors into this package's.
+func wrapMsgp(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, msgp.ErrShortBytes):
+		return ErrTruncated
+	case errors.Is(err, msgp.ErrRecursion):
+		return ErrTooDeep
+	}
+	return fmt.Errorf("%w: %v", ErrInvalid, err)
+}
+
+// Text returns the payload of a str or bin value, zero copy. It returns false
+// for any other type or a truncated value.
+func Text(v []byte) ([]byte, bool) {
+	s, _, ok := readText(v)
+	return s, ok
+}
+
+// readText reads a str or bin value at the start of b.
+func readText(b []byte) (s, rest []byte, ok bool) {
+	if len(b) == 0 {
+		return nil, b, false
+	}
+	c := b[0]
+	var n, h int
+	switch {
+	case c >= 0xa0 && c <= 0xbf:
+		n, h = int(c&0x1f), 1
+	case c == 0xd9 || c == 0xc4:
+		if len(b) < 2 {
+			return nil, b, false
+		}
+		n, h = int(b[1]), 2
+	case c == 0xda || c == 0xc5:
+		if len(b) < 3 {
+			return nil, b, false
+		}
+		n, h = int(b[1])<<8|int(b[2]), 3
+	case c == 0xdb || c == 0xc6:
+		if len(b) < 5 {
+			return nil, b, false
+		}
+		n, h = int(uint32(b[1])<<24|uint32(b[2])<<16|uint32(b[3])<<8|uint32(b[4])), 5
+	default:
+		return nil, b, false
+	}
+	if len(b)-h < n {
+		return nil, b, false
+	}
+	return b[h : h+n], b[h+n:], true
+}
+
+// readExt reads an extension value at the start of b.
+func readExt(b []byte) (typ int8, data, rest []byte, err error) {
+	if len(b) < 2 {
+		return 0, nil, b, ErrTruncated
+	}
+	var n, h int
+	switch b[0] {
+	case 0xd4:
+		n, h = 1, 2
+	case 0xd5:
+		n, h = 2, 2
+	case 0xd6:
+		n, h = 4, 2
+	case 0xd7:
+		n, h = 8, 2
+	case 0xd8:
+		n, h = 16, 2
+	case 0xc7:
+		n, h = int(b[1]), 3
+	case 0xc8:
+		if len(b) < 4 {
+			return 0, nil, b, ErrTruncated
+		}
+		n, h = int(b[1])<<8|int(b[2]), 4
+	case 0xc9:
+		if len(b) < 6 {
+			return 0, nil, b, ErrTruncated
+		}
+		n, h = int(uint32(b[1])<<24|uint32(b[2])<<16|uint32(b[3])<<8|uint32(b[4])), 6
+	default:
+		return 0, nil, b, ErrInvalid
+	}
+	if len(b) < h || len(b)-h < n {
+		return 0, nil, b, ErrTruncated
+	}
+	return int8(b[h-1]), b[h : h+n], b[h+n:], nil
+}

@@ -1,0 +1,187 @@
+// Package sink drives one output instance: it turns a Fluent Bit chunk into
+// requests, delivers them and says what to answer Fluent Bit.
+package sink
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/kubeship/kubeship/internal/config"
+	"github.com/kubeship/kubeship/internal/delivery"
+	"github.com/kubeship/kubeship/internal/loki"
+	"github.com/kubeship/kubeship/internal/transport"
+)
+
+// Status is a flush's answer, valued as Fluent Bit's FLB_ERROR, FLB_OK and FLB_RETRY.
+type Status int
+
+// Statuses.
+const (
+	Error Status = 0
+	OK    Status = 1
+	Retry Status = 2
+)
+
+// Logger writes the plugin's log lines (Fluent Bit's log, in the plugin).
+type Logger interface {
+	Errorf(format string, args ...any)
+	Warnf(format string, args ...any)
+	Infof(format string, args ...any)
+	Debugf(format string, args ...any)
+}
+
+// Sink is one [OUTPUT] section's state. Flush is safe for concurrent use
+// (Fluent Bit's Workers).
+type Sink struct {
+	cfg     *config.Config
+	enc     *loki.Encoder
+	deliver *delivery.Deliverer
+	log     Logger
+	seed    maphash.Seed
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	mu     sync.Mutex
+	totals map[string]int // counters reported at exit
+	warned map[string]bool
+}
+
+// New validates the configuration and builds a sink that sends through a
+// real HTTP client.
+func New(g config.Getter, log Logger, version string) (*Sink, error) {
+	cfg, err := config.Parse(g)
+	if err != nil {
+		return nil, err
+	}
+	header := map[string]string{}
+	switch {
+	case cfg.BearerToken != "":
+		header["Authorization"] = "Bearer " + cfg.BearerToken
+	case cfg.HTTPUser != "" || cfg.HTTPPasswd != "":
+		header["Authorization"] = transport.BasicAuth(cfg.HTTPUser, cfg.HTTPPasswd)
+	}
+	if cfg.Header[0] != "" {
+		header[cfg.Header[0]] = cfg.Header[1]
+	}
+	client, err := transport.New(transport.Options{
+		URL: cfg.URL, TLS: cfg.TLS, Timeout: cfg.Timeout,
+		UserAgent: "kubeship/" + version, Header: header,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := NewWithSender(cfg, client, log)
+	if cfg.BatchWait != "" {
+		log.Infof("batch_wait is ignored: kubeship pushes each chunk when Fluent Bit flushes it; tune [SERVICE] Flush instead")
+	}
+	log.Infof("pushing to %s (tenant %q, batch_size %d bytes, timeout %s, retry_budget %s)",
+		redacted(cfg.URL), cfg.TenantID, cfg.BatchSize, cfg.Timeout, cfg.RetryBudget)
+	return s, nil
+}
+
+// redacted hides a password in a URL.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return u.Redacted()
+}
+
+// NewWithSender builds a sink around any sender (tests pass a fake or a
+// client of their own).
+func NewWithSender(cfg *config.Config, sender delivery.Sender, log Logger) *Sink {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Sink{
+		cfg:     cfg,
+		enc:     loki.New(cfg),
+		deliver: &delivery.Deliverer{Sender: sender, Budget: cfg.RetryBudget, Log: log},
+		log:     log,
+		seed:    maphash.MakeSeed(),
+		ctx:     ctx,
+		cancel:  cancel,
+		totals:  map[string]int{},
+		warned:  map[string]bool{},
+	}
+}
+
+// Flush delivers one chunk. chunk is only read during the call.
+func (s *Sink) Flush(tag string, chunk []byte) Status {
+	var b loki.Batch
+	decodeErr := s.enc.Encode(&b, tag, chunk)
+	s.count(b.Stats)
+	reqs := b.Requests(s.cfg.BatchSize)
+
+	// Fluent Bit resends a chunk byte for byte, so tag and bytes identify it.
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	h.WriteString(tag)
+	h.Write(chunk)
+	out := s.deliver.Deliver(s.ctx, h.Sum64(), reqs)
+
+	s.mu.Lock()
+	s.totals["records_sent"] += out.Sent
+	for reason, n := range out.Dropped {
+		s.totals["records_dropped_"+reason] += n
+	}
+	s.mu.Unlock()
+	switch {
+	case out.Result == delivery.Retry:
+		s.log.Debugf("tag %s: %d records accepted, the rest pending: returning FLB_RETRY", tag, out.Sent)
+		return Retry
+	case decodeErr != nil:
+		// What could be read was delivered; the rest can never be read, so
+		// retrying would only repeat this.
+		s.log.Errorf("tag %s: malformed chunk, %d readable records delivered, the rest is dropped: %v", tag, b.Stats.Records, decodeErr)
+		return Error
+	}
+	return OK
+}
+
+// count adds a flush's encoder stats to the totals and logs the first of each kind.
+func (s *Sink) count(st loki.Stats) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range []struct {
+		name string
+		n    int
+		msg  string
+	}{
+		{"records_skipped_not_a_map", st.Skipped, "records whose body is not a map are skipped"},
+		{"records_malformed", st.Malformed, "records that could not be read are skipped"},
+		{"lines_truncated", st.TruncatedLines, fmt.Sprintf("lines longer than max_line_size (%d bytes) are truncated", s.cfg.MaxLineSize)},
+		{"labels_dropped", st.DroppedLabels, "streams with more than 15 label names keep the first 15; dropped: " + st.FirstLabelDrop},
+		{"label_values_truncated", st.TruncatedLabels, "label values longer than 2048 bytes are truncated"},
+		{"structured_metadata_dropped", st.DroppedMetadata, "structured metadata over 128 entries or 64 KB per line is dropped"},
+	} {
+		if c.n == 0 {
+			continue
+		}
+		s.totals[c.name] += c.n
+		if !s.warned[c.name] {
+			s.warned[c.name] = true
+			s.log.Warnf("%s (counted; totals are logged at exit; this is logged once)", c.msg)
+		}
+	}
+}
+
+// Close stops retries in progress and logs the totals.
+func (s *Sink) Close() {
+	s.cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var parts []string
+	for k, v := range s.totals {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(parts)
+	s.log.Infof("exit: %s", strings.Join(parts, " "))
+}
+
+// Logger returns the sink's logger.
+func (s *Sink) Logger() Logger { return s.log }

@@ -1,0 +1,140 @@
+// Package transport sends requests over HTTP(S): TLS, proxies from the
+// environment, authentication, static headers, a per-request timeout and a
+// capped read of the answer.
+package transport
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kubeship/kubeship/internal/config"
+	"github.com/kubeship/kubeship/internal/delivery"
+)
+
+// maxAnswer caps how much of a response body is read: enough for any
+// error message, never a memory risk.
+const maxAnswer = 64 << 10
+
+// Options configure a Client.
+type Options struct {
+	URL       string
+	TLS       config.TLS
+	Timeout   time.Duration
+	UserAgent string
+	Header    map[string]string // sent with every request (auth, user headers)
+}
+
+// Client sends requests to one URL.
+type Client struct {
+	url    string
+	header map[string]string
+	http   *http.Client
+}
+
+// New builds a client; errors name the file or setting to fix.
+func New(o Options) (*Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = http.ProxyFromEnvironment
+	tr.MaxIdleConnsPerHost = 8
+	tr.ResponseHeaderTimeout = o.Timeout
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !o.TLS.Verify} // #nosec G402 -- tls.verify off is the user's explicit choice
+	if o.TLS.CAFile != "" {
+		pem, err := os.ReadFile(o.TLS.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca_file: %s holds no PEM certificate", o.TLS.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if o.TLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.TLS.CertFile, o.TLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.crt_file/tls.key_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	tr.TLSClientConfig = tc
+	h := map[string]string{"User-Agent": o.UserAgent}
+	for k, v := range o.Header {
+		h[k] = v
+	}
+	return &Client{url: o.URL, header: h, http: &http.Client{Transport: tr, Timeout: o.Timeout}}, nil
+}
+
+// BasicAuth returns the Authorization header value for user and password.
+func BasicAuth(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
+// Send posts r and reports the answer.
+func (c *Client) Send(ctx context.Context, r delivery.Request) delivery.Response {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(r.Body))
+	if err != nil {
+		return delivery.Response{Err: err}
+	}
+	for k, v := range c.header {
+		req.Header.Set(k, v)
+	}
+	for k, v := range r.Header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return delivery.Response{Err: fmt.Errorf("POST %s: %w", c.url, unwrapURLError(err))}
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswer)) // reuse the connection when cheap
+	return delivery.Response{
+		Status:     resp.StatusCode,
+		RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		Message:    message(body),
+	}
+}
+
+// unwrapURLError drops url.Error's repetition of method and URL.
+func unwrapURLError(err error) error {
+	if u, ok := err.(interface{ Unwrap() error }); ok && strings.HasPrefix(err.Error(), "Post ") {
+		return u.Unwrap()
+	}
+	return err
+}
+
+// message is the first line of an answer, for logs.
+func message(body []byte) string {
+	s := strings.TrimSpace(string(body))
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 512 {
+		s = s[:512] + "..."
+	}
+	return s
+}
+
+// retryAfter parses Retry-After: delay seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

@@ -1,0 +1,80 @@
+package main
+
+/*
+#include <stdlib.h>
+
+// The head of Fluent Bit's struct flb_api (include/fluent-bit/flb_api.h)
+// and of the struct the Go proxy passes to FLBPluginInit (src/proxy/go/go.h).
+struct kubeship_api {
+    void *output_get_property;
+    void *input_get_property;
+    void *output_get_cmt_instance;
+    void *input_get_cmt_instance;
+    void (*log_print)(int, const char *, int, const char *, ...);
+    int (*input_log_check)(void *, int);
+    int (*output_log_check)(void *, int);
+};
+
+struct kubeship_plugin {
+    char *name;
+    struct kubeship_api *api;
+    void *o_ins;
+};
+
+static void *kubeship_api_of(void *plugin) { return ((struct kubeship_plugin *) plugin)->api; }
+static void *kubeship_ins_of(void *plugin) { return ((struct kubeship_plugin *) plugin)->o_ins; }
+
+// kubeship_log prints through Fluent Bit's logger when the instance's
+// log_level allows it.
+static void kubeship_log(void *api, void *ins, int level, const char *msg) {
+    struct kubeship_api *a = api;
+    if (a == NULL || a->log_print == NULL) {
+        return;
+    }
+    if (a->output_log_check != NULL && !a->output_log_check(ins, level)) {
+        return;
+    }
+    a->log_print(level, NULL, 0, "%s", msg);
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// Fluent Bit's log levels (include/fluent-bit/flb_log.h).
+const (
+	levelError = 1
+	levelWarn  = 2
+	levelInfo  = 3
+	levelDebug = 4
+)
+
+// logger writes through Fluent Bit's log_print, prefixed like Fluent Bit's
+// own plugins' lines. The api and instance pointers stay valid for the
+// instance's life; the plugin struct that carried them does not.
+type logger struct {
+	api, ins unsafe.Pointer
+	prefix   string
+}
+
+func newLogger(plugin unsafe.Pointer, n int) *logger {
+	return &logger{
+		api:    C.kubeship_api_of(plugin),
+		ins:    C.kubeship_ins_of(plugin),
+		prefix: fmt.Sprintf("[output:kubeship:kubeship.%d] ", n),
+	}
+}
+
+func (l *logger) print(level int, format string, args []any) {
+	msg := C.CString(l.prefix + fmt.Sprintf(format, args...))
+	defer C.free(unsafe.Pointer(msg))
+	C.kubeship_log(l.api, l.ins, C.int(level), msg)
+}
+
+func (l *logger) Errorf(format string, args ...any) { l.print(levelError, format, args) }
+func (l *logger) Warnf(format string, args ...any)  { l.print(levelWarn, format, args) }
+func (l *logger) Infof(format string, args ...any)  { l.print(levelInfo, format, args) }
+func (l *logger) Debugf(format string, args ...any) { l.print(levelDebug, format, args) }

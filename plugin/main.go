@@ -1,0 +1,86 @@
+// Command out_kubeship is the Fluent Bit output plugin `kubeship`, built with
+// -buildmode=c-shared. This file only translates between Fluent Bit's Go
+// proxy and internal/sink, where all logic lives.
+package main
+
+import "C"
+
+import (
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/fluent/fluent-bit-go/output"
+
+	"github.com/kubeship/kubeship/internal/sink"
+)
+
+// version is set by the Makefile (-ldflags -X main.version=...).
+var version = "dev"
+
+// instances numbers [OUTPUT] sections for log lines, in init order.
+var instances atomic.Int32
+
+//export FLBPluginRegister
+func FLBPluginRegister(def unsafe.Pointer) int {
+	return output.FLBPluginRegister(def, "kubeship", "Kubernetes logs to Grafana Loki")
+}
+
+// FLBPluginInit is called once per [OUTPUT] section. plugin is shared by all
+// sections and overwritten before each init, so keys are read only here.
+//
+//export FLBPluginInit
+func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
+	log := newLogger(plugin, int(instances.Add(1)-1))
+	defer recoverTo(log, "init", &rc, output.FLB_ERROR)
+	s, err := sink.New(keys{plugin}, log, version)
+	if err != nil {
+		log.Errorf("configuration: %v", err)
+		return output.FLB_ERROR
+	}
+	output.FLBPluginSetContext(plugin, s)
+	return output.FLB_OK
+}
+
+//export FLBPluginFlushCtx
+func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.size_t, tag *C.char) (rc int) {
+	s, _ := output.FLBPluginGetContext(ctx).(*sink.Sink)
+	if s == nil {
+		return output.FLB_ERROR
+	}
+	defer recoverTo(s.Logger(), "flush", &rc, output.FLB_RETRY)
+	// The chunk belongs to Fluent Bit and is read in place, during this call only.
+	chunk := unsafe.Slice((*byte)(data), int(length))
+	return int(s.Flush(C.GoString(tag), chunk))
+}
+
+//export FLBPluginExitCtx
+func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
+	if s, _ := output.FLBPluginGetContext(ctx).(*sink.Sink); s != nil {
+		defer recoverTo(s.Logger(), "exit", &rc, output.FLB_ERROR)
+		s.Close()
+	}
+	return output.FLB_OK
+}
+
+//export FLBPluginExit
+func FLBPluginExit() int { return output.FLB_OK }
+
+// keys reads configuration keys through Fluent Bit (config.Getter).
+type keys struct{ plugin unsafe.Pointer }
+
+func (k keys) Get(key string) string { return output.FLBPluginConfigKey(k.plugin, key) }
+
+// recoverTo turns a panic into a logged error and a Fluent Bit return code:
+// a Go panic must never unwind into Fluent Bit's C stack.
+func recoverTo(log sink.Logger, what string, rc *int, code int) {
+	if r := recover(); r != nil {
+		stack := strings.ReplaceAll(string(debug.Stack()), "\n", " | ")
+		log.Errorf("%s: internal error (please report it): %v: %s", what, r, stack)
+		*rc = code
+	}
+}
+
+
+func main() {}
