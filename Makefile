@@ -39,8 +39,8 @@ test: build loki lint ## Everything: unit, host, integration against a real Loki
 	LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory fuzz-short
 
-FUZZ_TARGETS := ./internal/event:FuzzReader ./internal/record:FuzzAppendJSON \
-	./internal/accessor:FuzzParse ./internal/loki:FuzzLabels ./internal/config:FuzzParse
+FUZZ_TARGETS := ./internal/event:FuzzReader ./internal/record:FuzzAppendJSON ./internal/record:FuzzSkip \
+	./internal/accessor:FuzzParse ./internal/loki:FuzzLabels ./internal/loki:FuzzEncode ./internal/config:FuzzParse
 
 fuzz-short: ## Run each fuzz target for FUZZTIME (10s)
 	@set -e; for t in $(FUZZ_TARGETS); do \

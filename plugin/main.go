@@ -82,5 +82,4 @@ func recoverTo(log sink.Logger, what string, rc *int, code int) {
 	}
 }
 
-
 func main() {}

@@ -184,7 +184,7 @@ func decode(b []byte) (ev Event, n int, k kind, err error) {
 	return ev, total - len(p), k, nil
 }
 
-// skip skips n values, the what of an event.
+// skip skips n values; what names them in errors.
 func skip(what string, b []byte, n uint32) ([]byte, error) {
 	for ; n > 0; n-- {
 		rest, err := record.Skip(b)

@@ -358,21 +358,38 @@ func fargateChunk(n int) []byte {
 }
 
 func TestReaderAllocatesNothing(t *testing.T) {
-	chunk := fargateChunk(1000)
-	var r event.Reader
-	count := 0
-	allocs := testing.AllocsPerRun(20, func() {
-		r.Reset(chunk)
-		count = 0
-		for r.Next() {
-			count++
-		}
-	})
-	if count != 1000 || r.Err() != nil {
-		t.Fatalf("read %d events, err %v", count, r.Err())
+	var mixed []eventtest.Event
+	for i, as := range []eventtest.TimeAs{eventtest.Ext, eventtest.Ext8, eventtest.Int, eventtest.Uint, eventtest.Float} {
+		mixed = append(mixed,
+			eventtest.Event{Time: t0, TimeAs: as, Meta: map[string]any{"m": int64(i)}, Body: eventtest.FargateBody(i)},
+			eventtest.GroupStart(nil), eventtest.Event{Time: t0, Body: "not a map"}, eventtest.GroupEnd())
 	}
-	if allocs != 0 {
-		t.Errorf("%v allocations per chunk of 1000 events, want 0", allocs)
+	tests := []struct {
+		name  string
+		chunk []byte
+		want  int
+	}{
+		{"fargate_chunk_of_1000", fargateChunk(1000), 1000},
+		{"every_timestamp_form_markers_and_skips", eventtest.Chunk(true, mixed...), 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r event.Reader
+			count := 0
+			allocs := testing.AllocsPerRun(20, func() {
+				r.Reset(tt.chunk)
+				count = 0
+				for r.Next() {
+					count++
+				}
+			})
+			if count != tt.want || r.Err() != nil {
+				t.Fatalf("read %d events, err %v; want %d", count, r.Err(), tt.want)
+			}
+			if allocs != 0 {
+				t.Errorf("%v allocations per chunk, want 0", allocs)
+			}
+		})
 	}
 }
 
@@ -394,7 +411,6 @@ func BenchmarkReader(b *testing.B) {
 	var r event.Reader
 	b.SetBytes(int64(len(chunk)))
 	b.ReportAllocs()
-	b.ResetTimer()
 	for b.Loop() {
 		r.Reset(chunk)
 		for r.Next() {

@@ -66,7 +66,8 @@ func New(cfg *config.Config) *Encoder {
 		e.line.remove.add(keys)
 	}
 	if cfg.KubernetesMetadata {
-		for _, k := range []string{"kubernetes", "stream", "logtag"} {
+		// The parser's copies of what became labels, metadata and the timestamp.
+		for _, k := range []string{"kubernetes", "stream", "logtag", "time"} {
 			e.line.remove.add([]string{k})
 		}
 	}

@@ -1,6 +1,7 @@
 package loki
 
 import (
+	"bytes"
 	"sort"
 	"strconv"
 	"unicode/utf8"
@@ -54,8 +55,7 @@ func truncateUTF8(s []byte, n int) []byte {
 
 // appendLabels appends the stream selector {a="x", b="y"} for pairs, sorted
 // by name. Values are quoted with Go's rules, which Loki's parser undoes, so
-// no value can close the quote or add a label; invalid UTF-8 becomes U+FFFD
-// because Loki rejects it.
+// no value can close the quote or add a label.
 func appendLabels(dst []byte, pairs []pair) []byte {
 	sort.Slice(pairs, func(i, j int) bool { return string(pairs[i].name) < string(pairs[j].name) })
 	dst = append(dst, '{')
@@ -65,25 +65,37 @@ func appendLabels(dst []byte, pairs []pair) []byte {
 		}
 		dst = append(dst, p.name...)
 		dst = append(dst, '=')
-		dst = strconv.AppendQuote(dst, validUTF8(p.value))
+		dst = strconv.AppendQuote(dst, labelText(p.value))
 	}
 	return append(dst, '}')
 }
 
-// validUTF8 returns s as a string with invalid bytes replaced by U+FFFD.
-func validUTF8(s []byte) string {
-	if utf8.Valid(s) {
+// labelText returns a label value as text Loki accepts: invalid UTF-8 and
+// U+FFFD become '?', because Loki re-parses stream selectors and rejects
+// the whole push when one holds U+FFFD, even escaped.
+func labelText(s []byte) string {
+	if utf8.Valid(s) && !bytes.Contains(s, replacementChar) {
 		return string(s)
 	}
-	out := make([]byte, 0, len(s)+8)
+	out := make([]byte, 0, len(s))
 	for len(s) > 0 {
 		r, size := utf8.DecodeRune(s)
-		if r == utf8.RuneError && size == 1 {
-			out = append(out, "\uFFFD"...)
+		if r == utf8.RuneError {
+			out = append(out, '?')
 		} else {
 			out = append(out, s[:size]...)
 		}
 		s = s[size:]
 	}
 	return string(out)
+}
+
+var replacementChar = []byte("\uFFFD")
+
+// validUTF8 returns s as a string with invalid bytes replaced by U+FFFD.
+func validUTF8(s []byte) string {
+	if utf8.Valid(s) {
+		return string(s)
+	}
+	return string(bytes.ToValidUTF8(s, replacementChar))
 }
