@@ -37,6 +37,7 @@ lint: ## gofmt and go vet
 
 test: build loki lint ## Everything: unit, host, integration against a real Loki, short fuzzing
 	LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 ./...
+	$(GO) test -race -count=1 ./internal/...
 	$(MAKE) --no-print-directory fuzz-short
 
 FUZZ_TARGETS := ./internal/event:FuzzReader ./internal/record:FuzzAppendJSON ./internal/record:FuzzSkip \

@@ -13,7 +13,6 @@ import (
 
 	"github.com/kubeship/kubeship/internal/config"
 	"github.com/kubeship/kubeship/internal/delivery"
-	"github.com/kubeship/kubeship/internal/loki"
 	"github.com/kubeship/kubeship/internal/transport"
 )
 
@@ -39,7 +38,7 @@ type Logger interface {
 // (Fluent Bit's Workers).
 type Sink struct {
 	cfg     *config.Config
-	enc     *loki.Encoder
+	enc     encoder
 	deliver *delivery.Deliverer
 	log     Logger
 	seed    maphash.Seed
@@ -99,7 +98,7 @@ func NewWithSender(cfg *config.Config, sender delivery.Sender, log Logger) *Sink
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Sink{
 		cfg:     cfg,
-		enc:     loki.New(cfg),
+		enc:     newLokiEncoder(cfg),
 		deliver: &delivery.Deliverer{Sender: sender, Budget: cfg.RetryBudget, Log: log},
 		log:     log,
 		seed:    maphash.MakeSeed(),
@@ -110,12 +109,24 @@ func NewWithSender(cfg *config.Config, sender delivery.Sender, log Logger) *Sink
 	}
 }
 
+// encoder turns a chunk into one destination's requests.
+type encoder interface {
+	// encode returns the requests, how many records they hold, what was
+	// changed or skipped on the way, and the error that stopped decoding.
+	encode(tag string, chunk []byte) (reqs []delivery.Request, records int, notes []note, err error)
+}
+
+// note counts records an encoder changed or skipped for one reason.
+type note struct {
+	name string // counter name, reported at exit
+	n    int
+	msg  string // logged the first time
+}
+
 // Flush delivers one chunk. chunk is only read during the call.
 func (s *Sink) Flush(tag string, chunk []byte) Status {
-	var b loki.Batch
-	decodeErr := s.enc.Encode(&b, tag, chunk)
-	s.count(b.Stats)
-	reqs := b.Requests(s.cfg.BatchSize)
+	reqs, records, notes, decodeErr := s.enc.encode(tag, chunk)
+	s.count(notes)
 
 	// Fluent Bit resends a chunk byte for byte, so tag and bytes identify it.
 	var h maphash.Hash
@@ -137,28 +148,17 @@ func (s *Sink) Flush(tag string, chunk []byte) Status {
 	case decodeErr != nil:
 		// What could be read was delivered; the rest can never be read, so
 		// retrying would only repeat this.
-		s.log.Errorf("tag %s: malformed chunk, %d readable records delivered, the rest is dropped: %v", tag, b.Stats.Records, decodeErr)
+		s.log.Errorf("tag %s: malformed chunk, %d readable records delivered, the rest is dropped: %v", tag, records, decodeErr)
 		return Error
 	}
 	return OK
 }
 
-// count adds a flush's encoder stats to the totals and logs the first of each kind.
-func (s *Sink) count(st loki.Stats) {
+// count adds a flush's notes to the totals and logs the first of each kind.
+func (s *Sink) count(notes []note) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range []struct {
-		name string
-		n    int
-		msg  string
-	}{
-		{"records_skipped_not_a_map", st.Skipped, "records whose body is not a map are skipped"},
-		{"records_malformed", st.Malformed, "records that could not be read are skipped"},
-		{"lines_truncated", st.TruncatedLines, fmt.Sprintf("lines longer than max_line_size (%d bytes) are truncated", s.cfg.MaxLineSize)},
-		{"labels_dropped", st.DroppedLabels, "streams with more than 15 label names keep the first 15; dropped: " + st.FirstLabelDrop},
-		{"label_values_truncated", st.TruncatedLabels, "label values longer than 2048 bytes are truncated"},
-		{"structured_metadata_dropped", st.DroppedMetadata, "structured metadata over 128 entries or 64 KB per line is dropped"},
-	} {
+	for _, c := range notes {
 		if c.n == 0 {
 			continue
 		}

@@ -1,0 +1,186 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kubeship/kubeship/internal/config"
+	"github.com/kubeship/kubeship/internal/delivery"
+	"github.com/kubeship/kubeship/internal/event/eventtest"
+)
+
+// sender answers with status(n) for the n-th request (from 0) and counts records.
+type sender struct {
+	status  func(n int) int
+	calls   atomic.Int64
+	records atomic.Int64
+}
+
+func (s *sender) Send(ctx context.Context, r delivery.Request) delivery.Response {
+	n := int(s.calls.Add(1) - 1)
+	code := 204
+	if s.status != nil {
+		code = s.status(n)
+	}
+	if code/100 == 2 {
+		s.records.Add(int64(r.Records))
+	}
+	return delivery.Response{Status: code}
+}
+
+type logs struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logs) add(level, f string, a []any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, level+" "+fmt.Sprintf(f, a...))
+}
+func (l *logs) Errorf(f string, a ...any) { l.add("error", f, a) }
+func (l *logs) Warnf(f string, a ...any)  { l.add("warn", f, a) }
+func (l *logs) Infof(f string, a ...any)  { l.add("info", f, a) }
+func (l *logs) Debugf(f string, a ...any) { l.add("debug", f, a) }
+func (l *logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+func newSink(t *testing.T, keys config.Map, s delivery.Sender) (*Sink, *logs) {
+	t.Helper()
+	m := config.Map{"url": "http://127.0.0.1:1/loki/api/v1/push", "retry_budget": "200ms"}
+	for k, v := range keys {
+		m[k] = v
+	}
+	cfg, err := config.Parse(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &logs{}
+	return NewWithSender(cfg, s, l), l
+}
+
+func chunk(n int, prefix string) []byte {
+	events := make([]eventtest.Event, n)
+	for i := range events {
+		events[i] = eventtest.Event{Time: time.Now(), Body: map[string]any{"log": fmt.Sprintf("%s %d", prefix, i)}}
+	}
+	return eventtest.Chunk(true, events...)
+}
+
+func TestFlushStatuses(t *testing.T) {
+	tests := []struct {
+		name   string
+		status func(int) int
+		chunk  []byte
+		want   Status
+		log    string
+	}{
+		{"accepted", nil, chunk(3, "a"), OK, ""},
+		{"server_down_returns_retry", func(int) int { return 503 }, chunk(3, "a"), Retry, "HTTP 503; retry budget spent"},
+		{"permanent_rejection_is_acknowledged", func(int) int { return 400 }, chunk(3, "a"), OK, "HTTP 400; 3 records not retried"},
+		{"malformed_chunk_is_an_error", nil, append(chunk(2, "a"), 0x92, 0xc1), Error, "malformed chunk, 2 readable records delivered"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			snd := &sender{status: tt.status}
+			s, l := newSink(t, nil, snd)
+			if got := s.Flush("tag", tt.chunk); got != tt.want {
+				t.Errorf("Flush = %v, want %v\n%s", got, tt.want, l)
+			}
+			if !strings.Contains(l.String(), tt.log) {
+				t.Errorf("log lacks %q:\n%s", tt.log, l)
+			}
+		})
+	}
+}
+
+// After FLB_RETRY the same chunk comes back: only its unsent requests go out.
+func TestRetriedChunkResendsOnlyWhatFailed(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	snd := &sender{status: func(n int) int {
+		if n > 0 && down.Load() {
+			return 503
+		}
+		return 204
+	}}
+	s, _ := newSink(t, config.Map{"batch_size": "1KB"}, snd)
+	c := chunk(40, strings.Repeat("x", 100)) // ~5 requests of 1 KB
+	if got := s.Flush("tag", c); got != Retry {
+		t.Fatalf("first flush %v", got)
+	}
+	first := snd.records.Load()
+	if first == 0 || first == 40 {
+		t.Fatalf("first flush delivered %d of 40", first)
+	}
+	down.Store(false)
+	if got := s.Flush("tag", c); got != OK {
+		t.Fatalf("second flush %v", got)
+	}
+	if n := snd.records.Load(); n != 40 {
+		t.Errorf("%d records delivered in all, want exactly 40", n)
+	}
+}
+
+func TestNotesAreLoggedOnceAndTotalledAtExit(t *testing.T) {
+	s, l := newSink(t, config.Map{"max_line_size": "10"}, &sender{})
+	for i := 0; i < 3; i++ {
+		if got := s.Flush("tag", chunk(2, "a long line")); got != OK {
+			t.Fatal(got)
+		}
+	}
+	s.Close()
+	out := l.String()
+	if n := strings.Count(out, "lines longer than max_line_size (10 bytes) are truncated"); n != 1 {
+		t.Errorf("logged %d times:\n%s", n, out)
+	}
+	if !strings.Contains(out, "exit: lines_truncated=6 records_sent=6") {
+		t.Errorf("no totals:\n%s", out)
+	}
+}
+
+func TestConcurrentFlushes(t *testing.T) {
+	snd := &sender{}
+	s, _ := newSink(t, nil, snd)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				if got := s.Flush(fmt.Sprint("tag", g), chunk(5, fmt.Sprint(g, i))); got != OK {
+					t.Errorf("flush %d/%d: %v", g, i, got)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	if n := snd.records.Load(); n != 8*20*5 {
+		t.Errorf("%d records, want %d", n, 8*20*5)
+	}
+}
+
+// Close during an outage ends a flush that is waiting to retry.
+func TestCloseStopsRetries(t *testing.T) {
+	s, _ := newSink(t, config.Map{"retry_budget": "1m"}, &sender{status: func(int) int { return 503 }})
+	done := make(chan Status)
+	go func() { done <- s.Flush("tag", chunk(1, "a")) }()
+	time.Sleep(100 * time.Millisecond)
+	s.Close()
+	select {
+	case got := <-done:
+		if got != Retry {
+			t.Errorf("Flush = %v, want Retry", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("flush still retrying 5 s after Close")
+	}
+}
