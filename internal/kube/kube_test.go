@@ -50,3 +50,47 @@ func TestFromRecord(t *testing.T) {
 		})
 	}
 }
+
+func TestFromTag(t *testing.T) {
+	id := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		tag, prefix string
+		ok          bool
+		want        [4]string // pod, namespace, container, id
+	}{
+		{"kube.var.log.containers.web-7d9f-abcde_shop_app-" + id + ".log", DefaultTagPrefix, true, [4]string{"web-7d9f-abcde", "shop", "app", id}},
+		{"kube.var.log.containers.web-0_shop_my-side-car-" + id + ".log", DefaultTagPrefix, true, [4]string{"web-0", "shop", "my-side-car", id}},
+		{"k8s.web_ns_c-" + id + ".log", "k8s.", true, [4]string{"web", "ns", "c", id}},
+		{"kube.var.log.containers.web_shop_app-" + id[:63] + ".log", DefaultTagPrefix, false, [4]string{}},
+		{"kube.var.log.containers.web_shop_app-" + id, DefaultTagPrefix, false, [4]string{}},
+		{"kube.var.log.containers.webshop_app-" + id + ".log", DefaultTagPrefix, false, [4]string{}},
+		{"app.logs", DefaultTagPrefix, false, [4]string{}},
+		{"kube.var.log.containers._shop_app-" + id + ".log", DefaultTagPrefix, false, [4]string{}},
+	}
+	for _, tt := range tests {
+		m, ok := FromTag(tt.tag, tt.prefix)
+		got := [4]string{string(m.Pod), string(m.Namespace), string(m.Container), string(m.ContainerID)}
+		if ok != tt.ok || got != tt.want {
+			t.Errorf("FromTag(%q) = %q, %v; want %q, %v", tt.tag, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestFillKeepsRecordFields(t *testing.T) {
+	m := Meta{Namespace: []byte("from-record")}
+	m.Fill(Meta{Namespace: []byte("from-tag"), Pod: []byte("pod-from-tag")})
+	if string(m.Namespace) != "from-record" || string(m.Pod) != "pod-from-tag" {
+		t.Errorf("%q %q", m.Namespace, m.Pod)
+	}
+}
+
+func FuzzFromTag(f *testing.F) {
+	f.Add("kube.var.log.containers.web_shop_app-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.log")
+	f.Add("kube.var.log.containers.a_b_-.log")
+	f.Fuzz(func(t *testing.T, tag string) {
+		m, ok := FromTag(tag, DefaultTagPrefix)
+		if ok && (len(m.Pod) == 0 || len(m.Namespace) == 0 || len(m.ContainerID) != 64) {
+			t.Fatalf("accepted %q as %+v", tag, m)
+		}
+	})
+}

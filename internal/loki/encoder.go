@@ -13,7 +13,7 @@ import (
 
 	"github.com/kubeship/kubeship/internal/config"
 	"github.com/kubeship/kubeship/internal/delivery"
-	"github.com/kubeship/kubeship/internal/event"
+	"github.com/kubeship/kubeship/internal/entry"
 	"github.com/kubeship/kubeship/internal/kube"
 	"github.com/kubeship/kubeship/internal/record"
 )
@@ -22,6 +22,7 @@ import (
 type Stats struct {
 	Records          int // records mapped to entries
 	Skipped          int // bodies that are not maps
+	Joined           int // partial lines joined to the line they continue
 	Malformed        int // records whose body could not be read
 	TruncatedLines   int
 	DroppedLabels    int // label names over the per-stream limit
@@ -43,7 +44,7 @@ type Encoder struct {
 // Kubernetes defaults, with the label names Grafana's Kubernetes tooling uses.
 var (
 	kubeLabels   = []string{"namespace", "container", "app"}
-	kubeMetadata = []string{"pod", "pod_id", "container_id", "node", "image", "stream"}
+	kubeMetadata = []string{"pod", "pod_id", "container_id", "node", "image", "stream", "level"}
 )
 
 // New builds an encoder for a validated config.
@@ -90,24 +91,31 @@ type tenantBatch struct {
 	list    []push.Stream
 }
 
-// Encode maps every event of chunk into b.
+// Encode maps every entry of chunk into b.
 func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
-	var r event.Reader
+	var r entry.Reader
 	r.Reset(chunk)
+	// One chunk holds one tag, so its metadata is read once.
+	fromTag, _ := kube.FromTag(tag, kube.DefaultTagPrefix)
 	for r.Next() {
-		if err := e.add(b, tag, r.Event()); err != nil {
+		if err := e.add(b, tag, fromTag, r.Entry()); err != nil {
 			b.Stats.Malformed++
 		}
 	}
 	b.Stats.Skipped += r.Skipped()
+	b.Stats.Joined += r.Joined()
 	return r.Err()
 }
 
-func (e *Encoder) add(b *Batch, tag string, ev event.Event) error {
-	body := ev.Body
+func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) error {
+	body := en.Body
 	k8s, hasK8s := kube.Meta{}, false
 	if e.cfg.KubernetesMetadata || e.cfg.AutoKubernetesLabels {
 		k8s, hasK8s = kube.FromRecord(body)
+		if e.cfg.KubernetesMetadata {
+			k8s.Fill(fromTag)
+			hasK8s = hasK8s || len(fromTag.Namespace) > 0
+		}
 	}
 	buf := b.scratch[:0]
 
@@ -174,14 +182,17 @@ func (e *Encoder) add(b *Batch, tag string, ev event.Event) error {
 	}
 	if e.cfg.KubernetesMetadata {
 		stream, _ := record.Get(body, "stream")
-		streamText, _ := record.Text(stream)
-		for i, v := range [][]byte{k8s.Pod, k8s.PodID, k8s.ContainerID, k8s.Node, k8s.Image, streamText} {
+		streamText, ok := record.Text(stream)
+		if !ok {
+			streamText = en.Stream
+		}
+		for i, v := range [][]byte{k8s.Pod, k8s.PodID, k8s.ContainerID, k8s.Node, k8s.Image, streamText, en.Level()} {
 			b.meta = addPair(b.meta, []byte(kubeMetadata[i]), v)
 		}
 	}
 
 	lineAt := len(buf)
-	buf, err := e.line.appendLine(buf, body)
+	buf, err := e.line.appendLine(buf, body, en.Log)
 	if err != nil {
 		b.scratch = buf
 		return err
@@ -202,12 +213,12 @@ func (e *Encoder) add(b *Batch, tag string, ev event.Event) error {
 	}
 	b.scratch = buf
 
-	entry := push.Entry{Timestamp: time.Unix(0, ev.Time), Line: string(line)}
+	pe := push.Entry{Timestamp: time.Unix(0, en.Time), Line: string(line)}
 	if len(b.meta) > 0 {
-		entry.StructuredMetadata = b.metadata()
+		pe.StructuredMetadata = b.metadata()
 	}
 	s := b.stream(tenant, labels)
-	s.Entries = append(s.Entries, entry)
+	s.Entries = append(s.Entries, pe)
 	b.Stats.Records++
 	return nil
 }

@@ -61,21 +61,26 @@ type sent struct {
 // and decodes the requests back with pkg/push.
 func encode(t *testing.T, keys config.Map, bodies ...map[string]any) ([]sent, Stats) {
 	t.Helper()
+	return encodeTagged(t, "app", keys, bodies...)
+}
+
+func encodeTagged(t *testing.T, tag string, keys config.Map, bodies ...map[string]any) ([]sent, Stats) {
+	t.Helper()
 	var events []eventtest.Event
 	for i, b := range bodies {
 		events = append(events, eventtest.Event{Time: t0.Add(time.Duration(i) * time.Second), Body: b})
 	}
-	return encodeEvents(t, keys, events...)
+	return encodeEvents(t, tag, keys, events...)
 }
 
-func encodeEvents(t *testing.T, keys config.Map, events ...eventtest.Event) ([]sent, Stats) {
+func encodeEvents(t *testing.T, tag string, keys config.Map, events ...eventtest.Event) ([]sent, Stats) {
 	t.Helper()
 	cfg, err := parse(keys)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b Batch
-	if err := New(cfg).Encode(&b, "kube.var.log.containers.web_shop_app-3f2a.log", eventtest.Chunk(true, events...)); err != nil {
+	if err := New(cfg).Encode(&b, tag, eventtest.Chunk(true, events...)); err != nil {
 		t.Fatal(err)
 	}
 	return decode(t, b.Requests(cfg.BatchSize)), b.Stats
@@ -135,7 +140,7 @@ func TestMapping(t *testing.T) {
 		{"app_falls_back_to_app_label", nil, k8sBody(map[string]any{"kubernetes": map[string]any{"namespace_name": "ns", "labels": map[string]any{"app": "legacy"}}}),
 			`{app="legacy", namespace="ns"}`, "hello", "stream=stdout"},
 		{"rest_of_record_as_json", nil, k8sBody(map[string]any{"level": "info", "user": map[string]any{"id": int64(7)}}),
-			`{app="web", container="app", namespace="shop"}`, `{"level":"info","log":"hello","user":{"id":7}}`, defaultMeta},
+			`{app="web", container="app", namespace="shop"}`, `{"level":"info","log":"hello","user":{"id":7}}`, "container_id=3f2a image=registry/web:1.2 level=info node=fargate-ip-10-0-1-2 pod=web-7d9f-abcde pod_id=0b6f-11 stream=stdout"},
 		{"static_labels_added", config.Map{"labels": "cluster=prod"}, k8sBody(nil),
 			`{app="web", cluster="prod", container="app", namespace="shop"}`, "hello", defaultMeta},
 		{"user_label_wins_over_default", config.Map{"labels": "namespace=fixed"}, k8sBody(nil),
@@ -156,7 +161,7 @@ func TestMapping(t *testing.T) {
 			`{app="web", container="app", namespace="shop"}`, `"hello"`, defaultMeta},
 		{"drop_single_key_non_string", nil, map[string]any{"n": int64(5)}, `{job="fluent-bit"}`, "5", ""},
 		{"key_value_format", config.Map{"line_format": "key_value"}, k8sBody(map[string]any{"level": "warn", "n": 1.5}),
-			`{app="web", container="app", namespace="shop"}`, `level="warn" log="hello" n=1.5`, defaultMeta},
+			`{app="web", container="app", namespace="shop"}`, `level="warn" log="hello" n=1.5`, "container_id=3f2a image=registry/web:1.2 level=warn node=fargate-ip-10-0-1-2 pod=web-7d9f-abcde pod_id=0b6f-11 stream=stdout"},
 		{"auto_kubernetes_labels", config.Map{"auto_kubernetes_labels": "on"}, k8sBody(nil),
 			`{app="legacy", app_kubernetes_io_name="web", container="app", namespace="shop", pod_template_hash="7d9f"}`, "hello", defaultMeta},
 		{"structured_metadata_explicit_and_maps", config.Map{"structured_metadata": "team=$team,cluster=prod", "structured_metadata_map_keys": "$extra"},
@@ -188,6 +193,67 @@ func TestMapping(t *testing.T) {
 				t.Errorf("timestamp %s, want %s", e.Timestamp, t0)
 			}
 		})
+	}
+}
+
+const tagID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// Fargate tags name pod, namespace, container and id; records that carry a
+// raw CRI line give time, stream and message.
+func TestMappingFromTagAndCRI(t *testing.T) {
+	tag := "kube.var.log.containers.tagpod_tagns_tagcontainer-" + tagID + ".log"
+	tests := []struct {
+		name   string
+		body   map[string]any
+		labels string
+		line   string
+		meta   string
+		time   time.Time
+	}{
+		{"no_kubernetes_map_uses_the_tag", map[string]any{"log": "plain", "stream": "stderr"},
+			`{container="tagcontainer", namespace="tagns"}`, "plain", "container_id=" + tagID + " pod=tagpod stream=stderr", t0},
+		{"record_fields_win_over_the_tag", map[string]any{"log": "x", "kubernetes": map[string]any{"namespace_name": "recns"}},
+			`{container="tagcontainer", namespace="recns"}`, "x", "container_id=" + tagID + " pod=tagpod", t0},
+		{"raw_cri_line", map[string]any{"log": "2026-11-22T10:00:00.123456789Z stderr F boom"},
+			`{container="tagcontainer", namespace="tagns"}`, "boom", "container_id=" + tagID + " pod=tagpod stream=stderr",
+			time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.UTC)},
+		{"raw_cri_json_line_gives_level", map[string]any{"log": `2026-11-22T10:00:00Z stdout F {"level":"error","msg":"x"}`},
+			`{container="tagcontainer", namespace="tagns"}`, `{"level":"error","msg":"x"}`, "container_id=" + tagID + " level=error pod=tagpod stream=stdout",
+			time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _ := encodeTagged(t, tag, nil, tt.body)
+			labels, e := one(t, got)
+			if labels != tt.labels || e.Line != tt.line || meta(e) != tt.meta || !e.Timestamp.Equal(tt.time) {
+				t.Errorf("got  %s %q %s %s\nwant %s %q %s %s", labels, e.Line, meta(e), e.Timestamp, tt.labels, tt.line, tt.meta, tt.time)
+			}
+		})
+	}
+}
+
+// Partial CRI lines of a chunk become one entry, in every line format.
+func TestPartialLinesJoined(t *testing.T) {
+	parts := []map[string]any{
+		{"log": "2026-11-22T10:00:00Z stdout P {\"msg\":\"a", "kubernetes": map[string]any{"namespace_name": "ns"}},
+		{"log": "2026-11-22T10:00:01Z stdout P bc", "kubernetes": map[string]any{"namespace_name": "ns"}},
+		{"log": "2026-11-22T10:00:02Z stdout F d\"}", "kubernetes": map[string]any{"namespace_name": "ns"}},
+	}
+	for keys, want := range map[string]string{
+		"raw":           `{"msg":"abcd"}`,
+		"on":            `"{\"msg\":\"abcd\"}"`,
+		"off":           `{"log":"{\"msg\":\"abcd\"}"}`,
+		"off key_value": `log="{\"msg\":\"abcd\"}"`,
+	} {
+		cfg := config.Map{"drop_single_key": strings.Fields(keys)[0]}
+		if strings.HasSuffix(keys, "key_value") {
+			cfg["line_format"] = "key_value"
+		}
+		got, stats := encode(t, cfg, parts...)
+		_, e := one(t, got)
+		if e.Line != want || stats.Joined != 2 || !e.Timestamp.Equal(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)) {
+			t.Errorf("%s: line %s at %s (joined %d), want %s", keys, e.Line, e.Timestamp, stats.Joined, want)
+		}
 	}
 }
 
@@ -253,7 +319,7 @@ func TestEntriesInTimeOrderPerStream(t *testing.T) {
 		{Time: t0.Add(1 * time.Nanosecond), Body: map[string]any{"log": "1"}},
 		{Time: t0.Add(2 * time.Nanosecond), Body: map[string]any{"log": "2"}},
 	}
-	got, _ := encodeEvents(t, nil, events...)
+	got, _ := encodeEvents(t, "app", nil, events...)
 	var order []string
 	for _, e := range got[0].streams[0].Entries {
 		order = append(order, fmt.Sprintf("%s@%d", e.Line, e.Timestamp.Sub(t0)))

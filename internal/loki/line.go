@@ -36,14 +36,15 @@ type lineWriter struct {
 	kv     bool
 }
 
-// appendLine appends the line for body.
-func (w *lineWriter) appendLine(dst, body []byte) ([]byte, error) {
-	var single []byte
+// appendLine appends the line for body; log, when not nil, stands for the
+// value of its `log` key (a CRI message or joined partial lines).
+func (w *lineWriter) appendLine(dst, body, log []byte) ([]byte, error) {
+	var single, singleKey []byte
 	n := 0
 	err := record.Each(body, func(k, v []byte) bool {
 		if w.kept(k) {
 			n++
-			single = v
+			single, singleKey = v, k
 		}
 		return true
 	})
@@ -51,7 +52,13 @@ func (w *lineWriter) appendLine(dst, body []byte) ([]byte, error) {
 		return dst, err
 	}
 	if n == 1 && w.drop != config.DropOff {
-		child := w.remove[string(keyOfSingle(body, w))]
+		child := w.remove[string(singleKey)]
+		if log != nil && string(singleKey) == "log" {
+			if w.drop == config.DropRaw || w.kv {
+				return append(dst, log...), nil
+			}
+			return record.AppendJSONString(dst, log), nil
+		}
 		if text, ok := record.Text(single); ok && (w.drop == config.DropRaw || w.kv) && child == nil {
 			return append(dst, text...), nil
 		}
@@ -61,9 +68,9 @@ func (w *lineWriter) appendLine(dst, body []byte) ([]byte, error) {
 		return appendJSONValue(dst, single, child)
 	}
 	if w.kv {
-		return w.appendKV(dst, body)
+		return w.appendKV(dst, body, log)
 	}
-	return appendJSONMap(dst, body, w.remove)
+	return appendJSONMap(dst, body, w.remove, log)
 }
 
 // kept reports whether key k stays (wholly or in part) on the line.
@@ -72,29 +79,17 @@ func (w *lineWriter) kept(k []byte) bool {
 	return !ok || child != nil
 }
 
-// keyOfSingle returns the one kept key of body.
-func keyOfSingle(body []byte, w *lineWriter) []byte {
-	var key []byte
-	_ = record.Each(body, func(k, _ []byte) bool {
-		if w.kept(k) {
-			key = k
-			return false
-		}
-		return true
-	})
-	return key
-}
-
 // appendJSONValue writes v as JSON, removing keys below it when v is a map.
 func appendJSONValue(dst, v []byte, remove removeTree) ([]byte, error) {
 	if remove != nil && record.Type(v) == record.Map {
-		return appendJSONMap(dst, v, remove)
+		return appendJSONMap(dst, v, remove, nil)
 	}
 	return record.AppendJSON(dst, v)
 }
 
-// appendJSONMap writes map m as a JSON object without the removed keys.
-func appendJSONMap(dst, m []byte, remove removeTree) ([]byte, error) {
+// appendJSONMap writes map m as a JSON object without the removed keys,
+// with log (when not nil) as the value of its `log` key.
+func appendJSONMap(dst, m []byte, remove removeTree, log []byte) ([]byte, error) {
 	dst = append(dst, '{')
 	first := true
 	var err error
@@ -109,6 +104,10 @@ func appendJSONMap(dst, m []byte, remove removeTree) ([]byte, error) {
 		first = false
 		dst = record.AppendJSONString(dst, k)
 		dst = append(dst, ':')
+		if log != nil && string(k) == "log" {
+			dst = record.AppendJSONString(dst, log)
+			return true
+		}
 		dst, err = appendJSONValue(dst, v, child)
 		return err == nil
 	}); e != nil {
@@ -119,7 +118,7 @@ func appendJSONMap(dst, m []byte, remove removeTree) ([]byte, error) {
 
 // appendKV writes `key=value` pairs separated by spaces; strings are
 // JSON-quoted so a value cannot forge another pair or a line break.
-func (w *lineWriter) appendKV(dst, body []byte) ([]byte, error) {
+func (w *lineWriter) appendKV(dst, body, log []byte) ([]byte, error) {
 	first := true
 	var err error
 	if e := record.Each(body, func(k, v []byte) bool {
@@ -133,6 +132,10 @@ func (w *lineWriter) appendKV(dst, body []byte) ([]byte, error) {
 		first = false
 		dst = append(dst, k...)
 		dst = append(dst, '=')
+		if log != nil && string(k) == "log" {
+			dst = record.AppendJSONString(dst, log)
+			return true
+		}
 		dst, err = appendKVValue(dst, v, child)
 		return err == nil
 	}); e != nil {
