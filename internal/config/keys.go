@@ -24,7 +24,7 @@ var Keys = []Key{
 	{Name: "label_keys", Aliases: []string{"LabelKeys"}, Doc: "Comma-separated record accessors (or top-level keys) whose values become labels named after them."},
 	{Name: "label_map_path", Aliases: []string{"LabelMapPath"}, Doc: "JSON file mapping record keys to label names, e.g. `{\"kubernetes\":{\"pod_name\":\"pod\"}}`."},
 	{Name: "auto_kubernetes_labels", Aliases: []string{"AutoKubernetesLabels"}, Default: "off", Doc: "Add every pod label (`$kubernetes['labels']`) as a stream label."},
-	{Name: "kubernetes_metadata", Default: "on", Doc: "Map the `kubernetes` filter's metadata: labels `namespace`, `container`, `app`; structured metadata `pod`, `pod_id`, `container_id`, `node`, `image`, `stream`; the `kubernetes` map, `stream`, `logtag` and `time` leave the line."},
+	{Name: "kubernetes_metadata", Default: "on", Doc: "Map the `kubernetes` filter's metadata: labels `namespace`, `container`, `app`; structured metadata `pod`, `pod_id`, `container_id`, `node`, `image`, `stream`; the `kubernetes` map, `stream`, `logtag`, `time` and an aggregator's `@timestamp`, `@meta`, `flb_tag` leave the line."},
 	{Name: "structured_metadata", Doc: "Comma-separated structured metadata, same forms as `labels` (Loki 3)."},
 	{Name: "structured_metadata_map_keys", Doc: "Comma-separated accessors of maps whose entries all become structured metadata."},
 	{Name: "remove_keys", Aliases: []string{"RemoveKeys"}, Doc: "Comma-separated accessors (or top-level keys) removed from the line."},

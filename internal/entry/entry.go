@@ -88,6 +88,16 @@ func (r *Reader) Joined() int { return r.joined }
 // read makes an entry of an event and reports whether it is a partial line.
 func read(ev event.Event) (Entry, bool) {
 	e := Entry{Time: ev.Time, Body: ev.Body}
+	// Through an aggregator (router `es` output → `elasticsearch` input) the
+	// event time is when the aggregator received the record; the original
+	// time travels as the Elasticsearch `@timestamp` field.
+	if ts, ok := record.Get(ev.Body, "@timestamp"); ok {
+		if t, ok := record.Text(ts); ok {
+			if ns, ok := parseRFC3339(t); ok {
+				e.Time = ns
+			}
+		}
+	}
 	log, _ := record.Get(ev.Body, "log")
 	text, ok := record.Text(log)
 	if ok {

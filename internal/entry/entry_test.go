@@ -118,6 +118,9 @@ func TestReaderCRIAndJoining(t *testing.T) {
 		{"parsed_records_pass_through", []map[string]any{{"log": "2026-11-22T10:00:00Z stdout F looks like cri", "stream": "stdout"}},
 			[]got{{int64(time.Hour), "2026-11-22T10:00:00Z stdout F looks like cri", ""}}, 0},
 		{"plain_records_pass_through", []map[string]any{{"message": "x"}}, []got{{int64(time.Hour), "", ""}}, 0},
+		{"elasticsearch_timestamp_is_the_event_time", []map[string]any{{"log": "x", "@timestamp": "2026-11-22T10:00:05.123Z", "flb_tag": "kube.x"}},
+			[]got{{5*sec + 123*int64(time.Millisecond), "x", ""}}, 0},
+		{"unreadable_timestamp_ignored", []map[string]any{{"log": "x", "@timestamp": "yesterday"}}, []got{{int64(time.Hour), "x", ""}}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

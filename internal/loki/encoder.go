@@ -67,8 +67,9 @@ func New(cfg *config.Config) *Encoder {
 		e.line.remove.add(keys)
 	}
 	if cfg.KubernetesMetadata {
-		// The parser's copies of what became labels, metadata and the timestamp.
-		for _, k := range []string{"kubernetes", "stream", "logtag", "time"} {
+		// The parser's copies of what became labels, metadata and the
+		// timestamp, and what the Elasticsearch hop of an aggregator adds.
+		for _, k := range []string{"kubernetes", "stream", "logtag", "time", "@timestamp", "@meta", "flb_tag"} {
 			e.line.remove.add([]string{k})
 		}
 	}
