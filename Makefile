@@ -44,7 +44,7 @@ test: build loki lint ## Everything: unit, host, integration against a real Loki
 
 FUZZ_TARGETS := ./internal/event:FuzzReader ./internal/record:FuzzAppendJSON ./internal/record:FuzzSkip \
 	./internal/accessor:FuzzParse ./internal/loki:FuzzLabels ./internal/loki:FuzzEncode ./internal/config:FuzzParse \
-	./internal/entry:FuzzParseCRI ./internal/kube:FuzzFromTag
+	./internal/entry:FuzzParseCRI ./internal/entry:FuzzJSONLevel ./internal/kube:FuzzFromTag
 
 fuzz-short: ## Run each fuzz target for FUZZTIME (10s)
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -17,9 +17,18 @@ type Entry struct {
 	// Log replaces the body's `log` value when not nil: the message of a
 	// raw CRI line, or the joined parts of a split line.
 	Log []byte
-	// Stream is the CRI line's stream when the body has no `stream` key.
+	// Stream is the body's `stream`, or the CRI line's.
 	Stream []byte
+	// Kubernetes is the raw msgpack of the body's `kubernetes` map, nil
+	// when there is none.
+	Kubernetes []byte
+
+	message []byte // Log, else the body's `log` text
+	level   []byte // a level field of the body
 }
+
+// Message is the entry's log text: Log, else the body's `log` string.
+func (e Entry) Message() []byte { return e.message }
 
 // Reader reads a chunk's entries. The zero value is ready after Reset.
 type Reader struct {
@@ -50,7 +59,7 @@ func (r *Reader) Next() bool {
 		if r.parts == 0 {
 			first = e
 		}
-		r.buf = append(r.buf, logText(e)...)
+		r.buf = append(r.buf, e.message...)
 		r.parts++
 		if partial {
 			continue
@@ -58,7 +67,7 @@ func (r *Reader) Next() bool {
 		// The final part closes the line: one entry with the first part's
 		// time and metadata and the whole message.
 		r.joined += r.parts - 1
-		first.Log = r.buf
+		first.Log, first.message = r.buf, r.buf
 		r.cur = first
 		return true
 	}
@@ -66,7 +75,7 @@ func (r *Reader) Next() bool {
 		// The chunk ended inside a split line: send what is here (the rest
 		// arrives with the next chunk as its own entry).
 		r.joined += r.parts - 1
-		first.Log = r.buf
+		first.Log, first.message = r.buf, r.buf
 		r.cur, r.parts = first, 0
 		return true
 	}
@@ -85,43 +94,48 @@ func (r *Reader) Skipped() int { return r.events.Skipped() }
 // Joined counts partial lines merged into the entry before them.
 func (r *Reader) Joined() int { return r.joined }
 
-// read makes an entry of an event and reports whether it is a partial line.
+// read makes an entry of an event and reports whether it is a partial
+// line. It walks the body's top-level keys once: a record is read by every
+// destination, and each lookup by key would walk it again.
 func read(ev event.Event) (Entry, bool) {
 	e := Entry{Time: ev.Time, Body: ev.Body}
+	var timestamp, logtag []byte
+	bestLevel := len(levelKeys)
+	_ = record.Each(ev.Body, func(k, v []byte) bool {
+		switch string(k) {
+		case "log":
+			e.message, _ = record.Text(v)
+		case "stream":
+			e.Stream, _ = record.Text(v)
+		case "kubernetes":
+			if record.Type(v) == record.Map {
+				e.Kubernetes = v
+			}
+		case "logtag":
+			logtag, _ = record.Text(v)
+		case "@timestamp":
+			timestamp, _ = record.Text(v)
+		default:
+			if r := levelRank(k); r < bestLevel {
+				if t, ok := record.Text(v); ok && len(t) > 0 {
+					e.level, bestLevel = t, r
+				}
+			}
+		}
+		return true
+	})
 	// Through an aggregator (router `es` output → `elasticsearch` input) the
 	// event time is when the aggregator received the record; the original
 	// time travels as the Elasticsearch `@timestamp` field.
-	if ts, ok := record.Get(ev.Body, "@timestamp"); ok {
-		if t, ok := record.Text(ts); ok {
-			if ns, ok := parseRFC3339(t); ok {
-				e.Time = ns
-			}
-		}
+	if ns, ok := parseRFC3339(timestamp); ok {
+		e.Time = ns
 	}
-	log, _ := record.Get(ev.Body, "log")
-	text, ok := record.Text(log)
-	if ok {
-		if _, hasStream := record.Get(ev.Body, "stream"); !hasStream {
-			if l, ok := ParseCRI(text); ok {
-				e.Time, e.Stream, e.Log = l.Time, l.Stream, l.Message
-				return e, l.Partial
-			}
+	if e.Stream == nil && e.message != nil {
+		if l, ok := ParseCRI(e.message); ok {
+			e.Time, e.Stream, e.Log, e.message = l.Time, l.Stream, l.Message, l.Message
+			return e, l.Partial
 		}
 	}
 	// The router's CRI regex parser keeps the P/F flag as `logtag`.
-	tag, _ := record.Get(ev.Body, "logtag")
-	if t, ok := record.Text(tag); ok && len(t) > 0 && t[0] == 'P' {
-		return e, true
-	}
-	return e, false
-}
-
-// logText is the entry's message: Log, else the body's `log` text.
-func logText(e Entry) []byte {
-	if e.Log != nil {
-		return e.Log
-	}
-	v, _ := record.Get(e.Body, "log")
-	t, _ := record.Text(v)
-	return t
+	return e, len(logtag) > 0 && logtag[0] == 'P'
 }

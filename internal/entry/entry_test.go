@@ -1,11 +1,13 @@
 package entry
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kubeship/kubeship/internal/event"
 	"github.com/kubeship/kubeship/internal/event/eventtest"
 )
 
@@ -91,7 +93,7 @@ func readAll(t *testing.T, bodies ...map[string]any) ([]got, *Reader) {
 	var out []got
 	for r.Next() {
 		e := r.Entry()
-		out = append(out, got{e.Time - t0.UnixNano(), string(logText(e)), string(e.Stream)})
+		out = append(out, got{e.Time - t0.UnixNano(), string(e.Message()), string(e.Stream)})
 	}
 	if r.Err() != nil {
 		t.Fatal(r.Err())
@@ -112,11 +114,11 @@ func TestReaderCRIAndJoining(t *testing.T) {
 		{"raw_partial_lines_joined", []map[string]any{crl(1, "stdout", "P", "he"), crl(2, "stdout", "P", "ll"), crl(3, "stdout", "F", "o"), crl(4, "stdout", "F", "next")},
 			[]got{{1 * sec, "hello", "stdout"}, {4 * sec, "next", "stdout"}}, 2},
 		{"parsed_logtag_partials_joined", []map[string]any{{"log": "he", "logtag": "P", "stream": "stdout"}, {"log": "llo", "logtag": "F", "stream": "stdout"}},
-			[]got{{int64(time.Hour), "hello", ""}}, 1},
+			[]got{{int64(time.Hour), "hello", "stdout"}}, 1},
 		{"partial_at_chunk_end_is_sent", []map[string]any{crl(1, "stdout", "F", "a"), crl(2, "stdout", "P", "cut")},
 			[]got{{1 * sec, "a", "stdout"}, {2 * sec, "cut", "stdout"}}, 0},
 		{"parsed_records_pass_through", []map[string]any{{"log": "2026-11-22T10:00:00Z stdout F looks like cri", "stream": "stdout"}},
-			[]got{{int64(time.Hour), "2026-11-22T10:00:00Z stdout F looks like cri", ""}}, 0},
+			[]got{{int64(time.Hour), "2026-11-22T10:00:00Z stdout F looks like cri", "stdout"}}, 0},
 		{"plain_records_pass_through", []map[string]any{{"message": "x"}}, []got{{int64(time.Hour), "", ""}}, 0},
 		{"elasticsearch_timestamp_is_the_event_time", []map[string]any{{"log": "x", "@timestamp": "2026-11-22T10:00:05.123Z", "flb_tag": "kube.x"}},
 			[]got{{5*sec + 123*int64(time.Millisecond), "x", ""}}, 0},
@@ -150,14 +152,58 @@ func TestLevel(t *testing.T) {
 		{map[string]any{"log": "x", "level": "debug"}, "debug"},
 	}
 	for _, tt := range tests {
-		e := Entry{Body: eventtest.Marshal(tt.body)}
+		e, _ := read(event.Event{Body: eventtest.Marshal(tt.body)})
 		if got := string(e.Level()); got != tt.want {
 			t.Errorf("%v: level %q, want %q", tt.body, got, tt.want)
 		}
 	}
 	// A CRI message's JSON counts too.
-	e := Entry{Body: eventtest.Marshal(map[string]any{"log": "x"}), Log: []byte(`{"level":"error"}`)}
+	e, _ := read(event.Event{Body: eventtest.Marshal(map[string]any{"log": `2026-11-22T10:00:00Z stdout F {"level":"error"}`})})
 	if string(e.Level()) != "error" {
-		t.Errorf("level of Log override: %q", e.Level())
+		t.Errorf("level of a CRI message: %q", e.Level())
 	}
+}
+
+// The scanner agrees with encoding/json on valid objects.
+func FuzzJSONLevel(f *testing.F) {
+	f.Add(`{"level":"warn","msg":"x"}`)
+	f.Add(`{"a":{"level":"no"},"severity":"ERROR","b":[1,"level"]}`)
+	f.Add(`{"msg":"say \"level\":\"x\"","lvl":"debug"}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		got := jsonLevel([]byte(s))
+		var m map[string]any
+		if json.Unmarshal([]byte(s), &m) != nil {
+			return
+		}
+		want := ""
+		for _, k := range levelKeys {
+			if v, ok := m[k].(string); ok && v != "" && !strings.ContainsAny(rawValue(s, k), `\`) {
+				want = v
+				break
+			}
+		}
+		if want != "" && string([]rune(string(got))) != want || want == "" && got != nil && !duplicateKeys(s) {
+			t.Fatalf("%s: level %q, encoding/json says %q", s, got, want)
+		}
+	})
+}
+
+// rawValue is a crude lookup of key's raw string value, to skip escapes.
+func rawValue(s, key string) string {
+	i := strings.Index(s, `"`+key+`"`)
+	if i < 0 {
+		return ""
+	}
+	return s[i:]
+}
+
+// duplicateKeys reports objects where encoding/json keeps the last of a
+// repeated key (the scanner may keep an earlier one).
+func duplicateKeys(s string) bool {
+	for _, k := range levelKeys {
+		if strings.Count(s, `"`+k+`"`) > 1 {
+			return true
+		}
+	}
+	return false
 }

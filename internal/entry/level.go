@@ -1,61 +1,98 @@
 package entry
 
-import (
-	"bytes"
-
-	jsoniter "github.com/json-iterator/go"
-
-	"github.com/kubeship/kubeship/internal/record"
-)
+import "bytes"
 
 // levelKeys are the fields applications and logging libraries name their
 // severity with, in order of preference.
 var levelKeys = []string{"level", "severity", "lvl", "loglevel", "log.level"}
 
+// levelRank is k's position in levelKeys, len(levelKeys) when absent.
+func levelRank(k []byte) int {
+	for i, l := range levelKeys {
+		if string(k) == l {
+			return i
+		}
+	}
+	return len(levelKeys)
+}
+
 // Level returns the severity an application wrote in a JSON line: a level
 // field of the record (the kubernetes filter's Merge_Log lifts JSON fields
 // into it) or of the JSON object in `log`. nil when there is none.
 func (e Entry) Level() []byte {
-	for _, k := range levelKeys {
-		if v, ok := record.Get(e.Body, k); ok {
-			if t, ok := record.Text(v); ok && len(t) > 0 {
-				return t
-			}
-		}
+	if e.level != nil {
+		return e.level
 	}
-	text := logText(e)
-	if len(text) < 2 || text[0] != '{' {
+	if len(e.message) < 2 || e.message[0] != '{' {
 		return nil
 	}
-	return jsonLevel(text)
+	return jsonLevel(e.message)
 }
 
-// jsonLevel finds a top-level level field in a JSON object without
-// decoding the rest of it (jsoniter skips values in place).
+// jsonLevel finds a top-level level field with a string value in a JSON
+// object. It is a hand-written scanner, not a JSON library, because it runs
+// on every JSON line and must allocate nothing (jsoniter's object walk made
+// a string per key: a third of BenchmarkEncode's allocations); it only
+// tracks strings and nesting, and FuzzJSONLevel checks it against
+// encoding/json. A value with escapes is ignored: no level name has one.
 func jsonLevel(obj []byte) []byte {
-	it := jsoniter.ConfigFastest.BorrowIterator(obj)
-	defer jsoniter.ConfigFastest.ReturnIterator(it)
 	var found []byte
 	best := len(levelKeys)
-	it.ReadMapCB(func(it *jsoniter.Iterator, key string) bool {
-		rank := -1
-		for i, k := range levelKeys {
-			if key == k {
-				rank = i
+	depth := 0
+	expectKey := false // at depth 1, the next string is a key
+	var key []byte
+	for i := 0; i < len(obj); i++ {
+		switch c := obj[i]; c {
+		case '{', '[':
+			depth++
+			expectKey = c == '{' && depth == 1
+		case '}', ']':
+			depth--
+		case ',':
+			expectKey = depth == 1
+		case '"':
+			end, escaped := stringEnd(obj, i+1)
+			if end < 0 {
+				return found
+			}
+			s := obj[i+1 : end]
+			switch {
+			case depth == 1 && expectKey:
+				key, expectKey = s, false
+			case depth == 1 && key != nil:
+				if r := levelRank(key); r < best && !escaped && len(s) > 0 {
+					found, best = s, r
+				}
+				key = nil
+			}
+			i = end
+		case ':':
+		default:
+			if depth == 1 && !expectKey && c > ' ' {
+				key = nil // a non-string value
 			}
 		}
-		if rank < 0 || rank >= best || it.WhatIsNext() != jsoniter.StringValue {
-			it.Skip()
-			return it.Error == nil
-		}
-		// ReadStringAsSlice aliases obj for strings without escapes; a value
-		// with escapes is no level name, and leaves the iterator lost.
-		v := it.ReadStringAsSlice()
-		if bytes.IndexByte(v, '\\') >= 0 {
-			return false
-		}
-		found, best = v, rank
-		return it.Error == nil
-	})
+	}
 	return found
+}
+
+// stringEnd returns the index of the quote that closes the string starting
+// at i, and whether it holds escapes; -1 when it is not closed.
+func stringEnd(b []byte, i int) (int, bool) {
+	escaped := false
+	for {
+		j := bytes.IndexAny(b[i:], `"\`)
+		if j < 0 {
+			return -1, escaped
+		}
+		i += j
+		if b[i] == '"' {
+			return i, escaped
+		}
+		escaped = true
+		i += 2
+		if i > len(b) {
+			return -1, escaped
+		}
+	}
 }

@@ -19,12 +19,17 @@ type Meta struct {
 
 // FromRecord reads the `kubernetes` map of a record body; ok is false when
 // the record has none.
-func FromRecord(body []byte) (m Meta, ok bool) {
+func FromRecord(body []byte) (Meta, bool) {
 	k, ok := record.Get(body, "kubernetes")
 	if !ok || record.Type(k) != record.Map {
 		return Meta{}, false
 	}
-	err := record.Each(k, func(key, val []byte) bool {
+	return FromMap(k), true
+}
+
+// FromMap reads the kubernetes filter's map (raw msgpack).
+func FromMap(k []byte) (m Meta) {
+	_ = record.Each(k, func(key, val []byte) bool {
 		switch string(key) {
 		case "namespace_name":
 			m.Namespace, _ = record.Text(val)
@@ -47,7 +52,7 @@ func FromRecord(body []byte) (m Meta, ok bool) {
 		}
 		return true
 	})
-	return m, err == nil
+	return m
 }
 
 // Label returns the value of a pod label.

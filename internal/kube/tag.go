@@ -52,14 +52,17 @@ func isHex64(s string) bool {
 // filter's map wins, the tag (FromTag) fills the rest, so records are
 // labelled even when the filter is absent or its API lookup failed.
 func (m *Meta) Fill(t Meta) {
-	for _, f := range []struct {
-		dst *[]byte
-		src []byte
-	}{
-		{&m.Namespace, t.Namespace}, {&m.Pod, t.Pod}, {&m.Container, t.Container}, {&m.ContainerID, t.ContainerID},
-	} {
-		if len(*f.dst) == 0 {
-			*f.dst = f.src
-		}
+	// Plain ifs: a loop over field pointers made every Meta escape to the heap.
+	if len(m.Namespace) == 0 {
+		m.Namespace = t.Namespace
+	}
+	if len(m.Pod) == 0 {
+		m.Pod = t.Pod
+	}
+	if len(m.Container) == 0 {
+		m.Container = t.Container
+	}
+	if len(m.ContainerID) == 0 {
+		m.ContainerID = t.ContainerID
 	}
 }

@@ -2,9 +2,10 @@ package loki
 
 import (
 	"bytes"
-	"sort"
+	"slices"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Loki's default validation limits (limits_config), each answered with a
@@ -42,6 +43,19 @@ func appendLabelName(dst, name []byte) []byte {
 	return dst
 }
 
+// labelName returns name sanitized, without copying when it is valid.
+func labelName(name []byte) []byte {
+	if len(name) == 0 || len(name) > maxLabelNameLength || name[0] >= '0' && name[0] <= '9' {
+		return appendLabelName(nil, name)
+	}
+	for _, c := range name {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return appendLabelName(nil, name)
+		}
+	}
+	return name
+}
+
 // truncateUTF8 cuts s to at most n bytes without splitting a rune.
 func truncateUTF8(s []byte, n int) []byte {
 	if len(s) <= n {
@@ -57,7 +71,7 @@ func truncateUTF8(s []byte, n int) []byte {
 // by name. Values are quoted with Go's rules, which Loki's parser undoes, so
 // no value can close the quote or add a label.
 func appendLabels(dst []byte, pairs []pair) []byte {
-	sort.Slice(pairs, func(i, j int) bool { return string(pairs[i].name) < string(pairs[j].name) })
+	slices.SortFunc(pairs, func(a, b pair) int { return bytes.Compare(a.name, b.name) })
 	dst = append(dst, '{')
 	for i, p := range pairs {
 		if i > 0 {
@@ -72,10 +86,11 @@ func appendLabels(dst []byte, pairs []pair) []byte {
 
 // labelText returns a label value as text Loki accepts: invalid UTF-8 and
 // U+FFFD become '?', because Loki re-parses stream selectors and rejects
-// the whole push when one holds U+FFFD, even escaped.
+// the whole push when one holds U+FFFD, even escaped. A valid value is
+// returned without a copy: it is only read, while the selector is built.
 func labelText(s []byte) string {
 	if utf8.Valid(s) && !bytes.Contains(s, replacementChar) {
-		return string(s)
+		return unsafe.String(unsafe.SliceData(s), len(s))
 	}
 	out := make([]byte, 0, len(s))
 	for len(s) > 0 {
@@ -92,10 +107,10 @@ func labelText(s []byte) string {
 
 var replacementChar = []byte("\uFFFD")
 
-// validUTF8 returns s as a string with invalid bytes replaced by U+FFFD.
-func validUTF8(s []byte) string {
+// toValidUTF8 returns s with invalid bytes replaced by U+FFFD.
+func toValidUTF8(s []byte) []byte {
 	if utf8.Valid(s) {
-		return string(s)
+		return s
 	}
-	return string(bytes.ToValidUTF8(s, replacementChar))
+	return bytes.ToValidUTF8(s, replacementChar)
 }
