@@ -1,0 +1,83 @@
+package metrics
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestServesPerInstanceMetrics(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	a, closeA, err := Listen(addr, "kubeship.0", "loki")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, closeB, err := Listen(addr, "kubeship.1", "loki") // same address: shared
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Request(204, 20*time.Millisecond, 10, 300)
+	a.Request(503, time.Second, 10, 300)
+	a.Request(0, time.Second, 10, 300)
+	a.Retry()
+	a.Flush("ok")
+	a.Dropped("status_400", 3)
+	b.Flush("retry")
+	var nilSet *Set
+	nilSet.Request(204, 0, 1, 1) // a nil Set records nothing and does not panic
+
+	body := scrape(t, addr)
+	for _, want := range []string{
+		`kubeship_records_sent_total{destination="loki",instance="kubeship.0"} 10`,
+		`kubeship_bytes_sent_total{destination="loki",instance="kubeship.0"} 300`,
+		`kubeship_requests_total{destination="loki",instance="kubeship.0",status_class="2xx"} 1`,
+		`kubeship_requests_total{destination="loki",instance="kubeship.0",status_class="5xx"} 1`,
+		`kubeship_requests_total{destination="loki",instance="kubeship.0",status_class="error"} 1`,
+		`kubeship_retries_total{destination="loki",instance="kubeship.0"} 1`,
+		`kubeship_flushes_total{destination="loki",instance="kubeship.0",result="ok"} 1`,
+		`kubeship_flushes_total{destination="loki",instance="kubeship.1",result="retry"} 1`,
+		`kubeship_records_dropped_total{destination="loki",instance="kubeship.0",reason="status_400"} 3`,
+		`kubeship_request_duration_seconds_count{destination="loki",instance="kubeship.0"} 3`,
+		`kubeship_request_records_count{destination="loki",instance="kubeship.0"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	closeA()
+	scrape(t, addr) // still served for the other instance
+	closeB()
+	if _, err := http.Get("http://" + addr + "/metrics"); err == nil {
+		t.Error("listener still open after the last instance closed")
+	}
+}
+
+func TestBusyAddressIsAClearError(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, _, err := Listen(l.Addr().String(), "kubeship.0", "loki"); err == nil || !strings.Contains(err.Error(), "metrics_listen") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func scrape(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
