@@ -132,7 +132,11 @@ func (d *Deliverer) send(ctx context.Context, r Request, deadline time.Time, out
 		if resp.RetryAfter > wait {
 			wait = resp.RetryAfter
 		}
-		if ctx.Err() != nil || wait == backoff.Stop || time.Now().Add(wait).After(deadline) {
+		if ctx.Err() != nil {
+			d.Log.Warnf("%s; shutting down, handing the chunk back to Fluent Bit", describe(resp))
+			return false
+		}
+		if wait == backoff.Stop || time.Now().Add(wait).After(deadline) {
 			d.Log.Warnf("%s; retry budget spent, handing the chunk back to Fluent Bit", describe(resp))
 			return false
 		}

@@ -9,9 +9,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -107,8 +109,9 @@ func (c *Client) Send(ctx context.Context, r delivery.Request) delivery.Response
 
 // unwrapURLError drops url.Error's repetition of method and URL.
 func unwrapURLError(err error) error {
-	if u, ok := err.(interface{ Unwrap() error }); ok && strings.HasPrefix(err.Error(), "Post ") {
-		return u.Unwrap()
+	var u *url.Error
+	if errors.As(err, &u) {
+		return u.Err
 	}
 	return err
 }
