@@ -22,9 +22,17 @@ type Entry struct {
 	// Kubernetes is the raw msgpack of the body's `kubernetes` map, nil
 	// when there is none.
 	Kubernetes []byte
+	// Fields are the body's top-level keys and raw values, in order, so
+	// encoders need not walk the body again.
+	Fields []Field
 
 	message []byte // Log, else the body's `log` text
 	level   []byte // a level field of the body
+}
+
+// Field is one top-level key of a record and its raw msgpack value.
+type Field struct {
+	Key, Value []byte
 }
 
 // Message is the entry's log text: Log, else the body's `log` string.
@@ -37,6 +45,8 @@ type Reader struct {
 	buf    []byte // joined parts
 	parts  int
 	joined int
+	fields []Field // the current record's, reused
+	first  []Field // the first part's of a split line
 }
 
 // Reset starts reading chunk.
@@ -51,12 +61,15 @@ func (r *Reader) Next() bool {
 	r.buf = r.buf[:0]
 	r.parts = 0
 	for r.events.Next() {
-		e, partial := read(r.events.Event())
+		e, partial := read(r.events.Event(), r.fields[:0])
+		r.fields = e.Fields
 		if r.parts == 0 && !partial {
 			r.cur = e
 			return true
 		}
 		if r.parts == 0 {
+			// Keep the first part's fields while the next parts are read.
+			r.first, r.fields = r.fields, r.first
 			first = e
 		}
 		r.buf = append(r.buf, e.message...)
@@ -97,11 +110,12 @@ func (r *Reader) Joined() int { return r.joined }
 // read makes an entry of an event and reports whether it is a partial
 // line. It walks the body's top-level keys once: a record is read by every
 // destination, and each lookup by key would walk it again.
-func read(ev event.Event) (Entry, bool) {
+func read(ev event.Event, fields []Field) (Entry, bool) {
 	e := Entry{Time: ev.Time, Body: ev.Body}
 	var timestamp, logtag []byte
 	bestLevel := len(levelKeys)
 	_ = record.Each(ev.Body, func(k, v []byte) bool {
+		fields = append(fields, Field{k, v})
 		switch string(k) {
 		case "log":
 			e.message, _ = record.Text(v)
@@ -124,6 +138,7 @@ func read(ev event.Event) (Entry, bool) {
 		}
 		return true
 	})
+	e.Fields = fields
 	// Through an aggregator (router `es` output → `elasticsearch` input) the
 	// event time is when the aggregator received the record; the original
 	// time travels as the Elasticsearch `@timestamp` field.

@@ -152,13 +152,13 @@ func TestLevel(t *testing.T) {
 		{map[string]any{"log": "x", "level": "debug"}, "debug"},
 	}
 	for _, tt := range tests {
-		e, _ := read(event.Event{Body: eventtest.Marshal(tt.body)})
+		e, _ := read(event.Event{Body: eventtest.Marshal(tt.body)}, nil)
 		if got := string(e.Level()); got != tt.want {
 			t.Errorf("%v: level %q, want %q", tt.body, got, tt.want)
 		}
 	}
 	// A CRI message's JSON counts too.
-	e, _ := read(event.Event{Body: eventtest.Marshal(map[string]any{"log": `2026-11-22T10:00:00Z stdout F {"level":"error"}`})})
+	e, _ := read(event.Event{Body: eventtest.Marshal(map[string]any{"log": `2026-11-22T10:00:00Z stdout F {"level":"error"}`})}, nil)
 	if string(e.Level()) != "error" {
 		t.Errorf("level of a CRI message: %q", e.Level())
 	}
@@ -206,4 +206,25 @@ func duplicateKeys(s string) bool {
 		}
 	}
 	return false
+}
+
+// A joined entry keeps the first part's fields while later parts are read.
+func TestJoinedEntryKeepsFirstFields(t *testing.T) {
+	_, r := readAll(t) // a Reader to reuse
+	r.Reset(eventtest.Chunk(true,
+		eventtest.Event{Time: t0, Body: map[string]any{"log": "a", "logtag": "P", "stream": "stdout", "first": "yes"}},
+		eventtest.Event{Time: t0, Body: map[string]any{"log": "b", "logtag": "F", "stream": "stdout", "last": "yes"}},
+		eventtest.Event{Time: t0, Body: map[string]any{"log": "c", "stream": "stdout"}},
+	))
+	var keys []string
+	for r.Next() {
+		var ks []string
+		for _, f := range r.Entry().Fields {
+			ks = append(ks, string(f.Key))
+		}
+		keys = append(keys, strings.Join(ks, ","))
+	}
+	if want := "first,log,logtag,stream|log,stream"; strings.Join(keys, "|") != want {
+		t.Errorf("fields %q, want %q", strings.Join(keys, "|"), want)
+	}
 }

@@ -234,7 +234,7 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 	}
 
 	lineAt := len(buf)
-	buf, err := e.line.appendLine(buf, body, en.Log)
+	buf, err := e.line.appendLine(buf, en.Fields, en.Log)
 	if err != nil {
 		b.scratch = buf
 		return err

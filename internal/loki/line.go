@@ -2,6 +2,7 @@ package loki
 
 import (
 	"github.com/kubeship/kubeship/internal/config"
+	"github.com/kubeship/kubeship/internal/entry"
 	"github.com/kubeship/kubeship/internal/record"
 )
 
@@ -36,41 +37,54 @@ type lineWriter struct {
 	kv     bool
 }
 
-// appendLine appends the line for body; log, when not nil, stands for the
-// value of its `log` key (a CRI message or joined partial lines).
-func (w *lineWriter) appendLine(dst, body, log []byte) ([]byte, error) {
-	var single, singleKey []byte
+// appendLine appends the line for a record given by its top-level fields;
+// log, when not nil, stands for the value of its `log` key (a CRI message or
+// joined partial lines).
+func (w *lineWriter) appendLine(dst []byte, fields []entry.Field, log []byte) ([]byte, error) {
+	var single entry.Field
 	n := 0
-	err := record.Each(body, func(k, v []byte) bool {
-		if w.kept(k) {
+	for _, f := range fields {
+		if w.kept(f.Key) {
 			n++
-			single, singleKey = v, k
+			single = f
 		}
-		return true
-	})
-	if err != nil {
-		return dst, err
 	}
 	if n == 1 && w.drop != config.DropOff {
-		child := w.remove[string(singleKey)]
-		if log != nil && string(singleKey) == "log" {
+		child := w.remove[string(single.Key)]
+		if log != nil && string(single.Key) == "log" {
 			if w.drop == config.DropRaw || w.kv {
 				return append(dst, log...), nil
 			}
 			return record.AppendJSONString(dst, log), nil
 		}
-		if text, ok := record.Text(single); ok && (w.drop == config.DropRaw || w.kv) && child == nil {
+		if text, ok := record.Text(single.Value); ok && (w.drop == config.DropRaw || w.kv) && child == nil {
 			return append(dst, text...), nil
 		}
 		if w.kv {
-			return appendKVValue(dst, single, child)
+			return appendKVValue(dst, single.Value, child)
 		}
-		return appendJSONValue(dst, single, child)
+		return appendJSONValue(dst, single.Value, child)
 	}
 	if w.kv {
-		return w.appendKV(dst, body, log)
+		return w.appendKV(dst, fields, log)
 	}
-	return appendJSONMap(dst, body, w.remove, log)
+	dst = append(dst, '{')
+	first := true
+	for _, f := range fields {
+		child, removed := w.remove[string(f.Key)]
+		if removed && child == nil {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		var err error
+		if dst, err = appendJSONField(dst, f.Key, f.Value, child, log); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
 }
 
 // kept reports whether key k stays (wholly or in part) on the line.
@@ -82,14 +96,13 @@ func (w *lineWriter) kept(k []byte) bool {
 // appendJSONValue writes v as JSON, removing keys below it when v is a map.
 func appendJSONValue(dst, v []byte, remove removeTree) ([]byte, error) {
 	if remove != nil && record.Type(v) == record.Map {
-		return appendJSONMap(dst, v, remove, nil)
+		return appendJSONMap(dst, v, remove)
 	}
 	return record.AppendJSON(dst, v)
 }
 
-// appendJSONMap writes map m as a JSON object without the removed keys,
-// with log (when not nil) as the value of its `log` key.
-func appendJSONMap(dst, m []byte, remove removeTree, log []byte) ([]byte, error) {
+// appendJSONMap writes map m as a JSON object without the removed keys.
+func appendJSONMap(dst, m []byte, remove removeTree) ([]byte, error) {
 	dst = append(dst, '{')
 	first := true
 	var err error
@@ -102,13 +115,7 @@ func appendJSONMap(dst, m []byte, remove removeTree, log []byte) ([]byte, error)
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = record.AppendJSONString(dst, k)
-		dst = append(dst, ':')
-		if log != nil && string(k) == "log" {
-			dst = record.AppendJSONString(dst, log)
-			return true
-		}
-		dst, err = appendJSONValue(dst, v, child)
+		dst, err = appendJSONField(dst, k, v, child, nil)
 		return err == nil
 	}); e != nil {
 		return dst, e
@@ -116,32 +123,42 @@ func appendJSONMap(dst, m []byte, remove removeTree, log []byte) ([]byte, error)
 	return append(dst, '}'), err
 }
 
+// appendJSONField writes "k":v, with log (when not nil) as the value of a
+// `log` key.
+func appendJSONField(dst, k, v []byte, remove removeTree, log []byte) ([]byte, error) {
+	dst = record.AppendJSONString(dst, k)
+	dst = append(dst, ':')
+	if log != nil && string(k) == "log" {
+		return record.AppendJSONString(dst, log), nil
+	}
+	return appendJSONValue(dst, v, remove)
+}
+
 // appendKV writes `key=value` pairs separated by spaces; strings are
 // JSON-quoted so a value cannot forge another pair or a line break.
-func (w *lineWriter) appendKV(dst, body, log []byte) ([]byte, error) {
+func (w *lineWriter) appendKV(dst []byte, fields []entry.Field, log []byte) ([]byte, error) {
 	first := true
-	var err error
-	if e := record.Each(body, func(k, v []byte) bool {
-		child, removed := w.remove[string(k)]
+	for _, f := range fields {
+		child, removed := w.remove[string(f.Key)]
 		if removed && child == nil {
-			return true
+			continue
 		}
 		if !first {
 			dst = append(dst, ' ')
 		}
 		first = false
-		dst = append(dst, k...)
+		dst = append(dst, f.Key...)
 		dst = append(dst, '=')
-		if log != nil && string(k) == "log" {
+		if log != nil && string(f.Key) == "log" {
 			dst = record.AppendJSONString(dst, log)
-			return true
+			continue
 		}
-		dst, err = appendKVValue(dst, v, child)
-		return err == nil
-	}); e != nil {
-		return dst, e
+		var err error
+		if dst, err = appendKVValue(dst, f.Value, child); err != nil {
+			return dst, err
+		}
 	}
-	return dst, err
+	return dst, nil
 }
 
 func appendKVValue(dst, v []byte, remove removeTree) ([]byte, error) {
