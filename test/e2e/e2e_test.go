@@ -1,0 +1,220 @@
+// Package e2e runs a real Fluent Bit over Fargate-shaped container logs —
+// tail → CRI parser → kubernetes filter (fed from a preload cache, no API
+// server) → kubeship — into a real Loki, and reads back what arrived.
+// Fluent Bit is found through $FLUENT_BIT or PATH; without it every test
+// here says SKIPPED (and fails under `make e2e`).
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kubeship/kubeship/test/fargate"
+	"github.com/kubeship/kubeship/test/fluentbit"
+	"github.com/kubeship/kubeship/test/host"
+	"github.com/kubeship/kubeship/test/lokiserver"
+)
+
+var (
+	lokiOnce sync.Once
+	loki     *lokiserver.Server
+	lokiErr  error
+	ctx      = context.Background()
+)
+
+func TestMain(m *testing.M) {
+	if bin, err := fluentbit.Find(); err == nil {
+		fmt.Printf("e2e: using %s (%s)\n", bin, fluentbit.Version(bin))
+	} else {
+		fmt.Printf("e2e: SKIPPING every real-Fluent-Bit test: %v\n", err)
+	}
+	code := m.Run()
+	if loki != nil {
+		loki.Stop()
+	}
+	os.Exit(code)
+}
+
+// sharedLoki starts one Loki for the tests that do not restart it.
+func sharedLoki(t *testing.T) *lokiserver.Server {
+	t.Helper()
+	lokiOnce.Do(func() { loki, lokiErr = lokiserver.Start(lokiserver.Options{}) })
+	if lokiErr != nil {
+		t.Fatalf("real Loki: %v", lokiErr)
+	}
+	return loki
+}
+
+// env is one test's Fluent Bit inputs: log files, pod metadata, storage.
+type env struct {
+	t                  *testing.T
+	bin, so, root      string
+	dir, logs, meta    string
+	run                string // label value that tells this test's streams apart
+	pods               []fargate.Pod
+	lines              map[string]fargate.Line // by text
+	podOf              map[string]fargate.Pod  // by text
+	nextLine, longLine int
+}
+
+func newEnv(t *testing.T) *env {
+	bin := fluentbit.Need(t)
+	root, err := host.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	so := filepath.Join(root, "build", "out_kubeship.so")
+	if _, err := os.Stat(so); err != nil {
+		t.Fatalf("%s missing: run `make build`", so)
+	}
+	dir := t.TempDir()
+	e := &env{t: t, bin: bin, so: so, root: root, dir: dir,
+		logs: filepath.Join(dir, "containers"), meta: filepath.Join(dir, "meta"),
+		run:  fmt.Sprintf("%s-%d", strings.ToLower(t.Name()), time.Now().UnixNano()%1e6),
+		pods: fargate.Pods(), lines: map[string]fargate.Line{}, podOf: map[string]fargate.Pod{}}
+	for _, d := range []string{e.logs, e.meta} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fargate.WriteMeta(e.meta, e.pods); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// write appends n lines to every pod's log: plain and JSON lines, stdout and
+// stderr, and, when long, one line over 16 KiB that the runtime splits.
+func (e *env) write(n int, long bool) {
+	e.t.Helper()
+	base := time.Now().Add(-time.Minute).Truncate(time.Microsecond)
+	for _, p := range e.pods {
+		var lines []fargate.Line
+		for range n {
+			i := e.nextLine
+			e.nextLine++
+			l := fargate.Line{Time: base.Add(time.Duration(i) * time.Millisecond), Stream: "stdout",
+				Text: fmt.Sprintf("run=%s pod=%s line=%d GET /api/orders 200", e.run, p.Name, i)}
+			if i%3 == 1 {
+				l.Text = fmt.Sprintf(`{"level":"warn","msg":"slow query","run":%q,"line":%d}`, e.run, i)
+			}
+			if i%5 == 4 {
+				l.Stream = "stderr"
+			}
+			lines = append(lines, l)
+		}
+		if long {
+			e.longLine++
+			text := fmt.Sprintf("run=%s long=%d ", e.run, e.longLine) + strings.Repeat("x", 2*fargate.MaxCRILine+100)
+			lines = append(lines, fargate.Line{Time: base.Add(time.Hour / 2), Stream: "stdout", Text: text})
+		}
+		for _, l := range lines {
+			e.lines[l.Text] = l
+			e.podOf[l.Text] = p
+		}
+		if err := fargate.WriteLogs(e.logs, p, lines); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// config is a Fargate-shaped Fluent Bit config: the router's input and
+// filter, then out.
+func (e *env) config(service, out string) string {
+	return "[SERVICE]\n    Flush         0.5\n    Grace         5\n    Log_Level     info\n" +
+		"    Parsers_File  " + filepath.Join(e.root, "conf", "parsers.conf") + "\n" + service + "\n" +
+		fargate.TailInput(e.logs) + "\n" + fargate.KubernetesFilter(e.meta) + "\n" + out
+}
+
+func (e *env) start(config string) *fluentbit.Process {
+	e.t.Helper()
+	fb, err := fluentbit.Start(e.bin, e.so, e.dir, config)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		if err := fb.Stop(5 * time.Second); err != nil {
+			e.t.Errorf("%v\n%s", err, fb.Logs())
+		}
+		if e.t.Failed() {
+			e.t.Logf("fluent bit output:\n%s", fb.Logs())
+		}
+	})
+	return fb
+}
+
+func kubeshipOutput(url, run, extra string) string {
+	return fmt.Sprintf("[OUTPUT]\n    Name         kubeship\n    Match        kube.*\n    Workers      2\n    url          %s\n"+
+		"    labels       cluster=e2e,run=%s\n    retry_budget 2s\n    timeout      2s\n%s", url, run, extra)
+}
+
+// checkLoki waits for every written line and checks each arrived exactly
+// once with its pod's labels, structured metadata and time.
+func (e *env) checkLoki(s *lokiserver.Server, timeout time.Duration) {
+	e.t.Helper()
+	streams, err := s.WaitFor(ctx, "", fmt.Sprintf(`{run=%q}`, e.run), len(e.lines), timeout)
+	if err != nil {
+		e.t.Fatalf("%v", err)
+	}
+	seen := map[string]int{}
+	for _, st := range streams {
+		for _, en := range st.Entries {
+			seen[en.Line]++
+			l, ok := e.lines[en.Line]
+			if !ok {
+				e.t.Errorf("unexpected line (%d bytes): %.200s", len(en.Line), en.Line)
+				continue
+			}
+			p := e.podOf[en.Line]
+			want := map[string]string{"cluster": "e2e", "run": e.run, "namespace": p.Namespace, "container": p.Container}
+			if app := appOf(p); app != "" {
+				want["app"] = app
+			}
+			for k, v := range want {
+				if st.Labels[k] != v {
+					e.t.Errorf("%s line %.60q: label %s=%q, want %q (labels %v)", p.Name, en.Line, k, st.Labels[k], v, st.Labels)
+				}
+			}
+			wantMeta := map[string]string{"pod": p.Name, "pod_id": p.UID, "container_id": p.ContainerID, "node": p.Node, "image": p.Image, "stream": l.Stream}
+			for k, v := range wantMeta {
+				if en.Metadata[k] != v {
+					e.t.Errorf("%s line %.60q: structured metadata %s=%q, want %q", p.Name, en.Line, k, en.Metadata[k], v)
+				}
+			}
+			if strings.HasPrefix(l.Text, "{") && en.Metadata["level"] != "warn" {
+				e.t.Errorf("JSON line %.60q: level %q, want warn", en.Line, en.Metadata["level"])
+			}
+			if !en.Time.Equal(l.Time) {
+				e.t.Errorf("line %.60q: time %s, want %s", en.Line, en.Time.Format(time.RFC3339Nano), l.Time.Format(time.RFC3339Nano))
+			}
+		}
+	}
+	for text := range e.lines {
+		if n := seen[text]; n != 1 {
+			e.t.Errorf("line (%d bytes) %.80q arrived %d times, want once", len(text), text, n)
+		}
+	}
+}
+
+func appOf(p fargate.Pod) string {
+	if v := p.Labels["app.kubernetes.io/name"]; v != "" {
+		return v
+	}
+	return p.Labels["app"]
+}
+
+// The Fargate router's pipeline delivers every line once, with its pod's
+// labels, metadata and nanosecond time, including a line the runtime split.
+func TestFargatePipelineToLoki(t *testing.T) {
+	e := newEnv(t)
+	s := sharedLoki(t)
+	e.write(40, true)
+	e.start(e.config("", kubeshipOutput(s.PushURL(), e.run, "")))
+	e.checkLoki(s, 60*time.Second)
+}

@@ -1,0 +1,194 @@
+// Package fargate writes what the EKS Fargate log router reads: container
+// log files of CRI lines named as on a Fargate node, and the Pod objects the
+// kubernetes filter loads from Kube_Meta_Preload_Cache_Dir instead of asking
+// an API server. Tests, the demo and benchmarks run a real Fluent Bit over them.
+package fargate
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Pod is one pod with one container, as the kubernetes filter describes it.
+type Pod struct {
+	Namespace, Name, Container string
+	UID, ContainerID           string // ContainerID: 64 hex digits
+	Image, Node                string
+	Labels, Annotations        map[string]string
+}
+
+// Pods returns a deterministic set of pods across namespaces, owned the
+// ways Kubernetes owns pods (Deployment, StatefulSet, Job of a CronJob),
+// with the labels and annotations Datadog and Grafana tooling read.
+func Pods() []Pod {
+	id := func(seed byte) string { return strings.Repeat(fmt.Sprintf("%02x", seed), 32) }
+	return []Pod{{
+		Namespace: "shop", Name: "checkout-7d9f8c6b5-x2k4p", Container: "checkout",
+		UID: "5b3a7c1e-0f3c-4a9b-8d7e-6f5a4b3c2d10", ContainerID: id(0x0c),
+		Image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/checkout:1.4.2", Node: "fargate-ip-10-0-1-23.ec2.internal",
+		Labels: map[string]string{
+			"app.kubernetes.io/name": "checkout", "app.kubernetes.io/version": "1.4.2", "pod-template-hash": "7d9f8c6b5",
+			"tags.datadoghq.com/env": "prod", "tags.datadoghq.com/service": "checkout", "tags.datadoghq.com/version": "1.4.2",
+			"eks.amazonaws.com/fargate-profile": "fp-shop",
+		},
+		Annotations: map[string]string{"CapacityProvisioned": "0.25vCPU 0.5GB"},
+	}, {
+		Namespace: "shop", Name: "web-5f7b9c6d8-q9r2s", Container: "nginx",
+		UID: "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", ContainerID: id(0x3e),
+		Image: "public.ecr.aws/nginx/nginx:1.27", Node: "fargate-ip-10-0-2-45.ec2.internal",
+		Labels:      map[string]string{"app": "web", "pod-template-hash": "5f7b9c6d8", "team": "storefront"},
+		Annotations: map[string]string{"ad.datadoghq.com/nginx.logs": `[{"source":"nginx","service":"storefront-web"}]`},
+	}, {
+		Namespace: "payments", Name: "ledger-0", Container: "ledger",
+		UID: "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", ContainerID: id(0x1e),
+		Image: "registry.example.com/payments/ledger@sha256:" + id(0x77), Node: "fargate-ip-10-0-3-67.ec2.internal",
+		Labels: map[string]string{"app.kubernetes.io/name": "ledger", "statefulset.kubernetes.io/pod-name": "ledger-0",
+			"controller-revision-hash": "ledger-6c9f8b7d5"},
+	}, {
+		Namespace: "batch", Name: "report-28765432-abcde", Container: "report",
+		UID: "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a", ContainerID: id(0x9b),
+		Image: "busybox", Node: "fargate-ip-10-0-4-89.ec2.internal",
+		Labels: map[string]string{"batch.kubernetes.io/job-name": "report-28765432", "job-name": "report-28765432"},
+	}}
+}
+
+// Tag is the tag the router's `tail` input (Tag kube.*) gives the pod's records.
+func (p Pod) Tag() string { return "kube.var.log.containers." + p.LogFile() }
+
+// LogFile is the file name under /var/log/containers.
+func (p Pod) LogFile() string {
+	return fmt.Sprintf("%s_%s_%s-%s.log", p.Name, p.Namespace, p.Container, p.ContainerID)
+}
+
+// Line is one line an application wrote.
+type Line struct {
+	Time   time.Time
+	Stream string // stdout or stderr
+	Text   string
+}
+
+// MaxCRILine is where the container runtime splits a long line into partial
+// (P) lines followed by a final (F) one: containerd's 16 KiB buffer.
+const MaxCRILine = 16 << 10
+
+// AppendCRI appends l in the CRI log format, split as containerd splits it.
+func AppendCRI(dst []byte, l Line) []byte {
+	ts := l.Time.UTC().Format("2006-01-02T15:04:05.000000000Z")
+	text := l.Text
+	for len(text) > MaxCRILine {
+		dst = fmt.Appendf(dst, "%s %s P %s\n", ts, l.Stream, text[:MaxCRILine])
+		text = text[MaxCRILine:]
+	}
+	return fmt.Appendf(dst, "%s %s F %s\n", ts, l.Stream, text)
+}
+
+// WriteLogs appends lines to p's log file in dir.
+func WriteLogs(dir string, p Pod, lines []Line) error {
+	var b []byte
+	for _, l := range lines {
+		b = AppendCRI(b, l)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, p.LogFile()), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// WriteMeta writes each pod's object as the kubernetes filter's preload
+// cache expects it: <dir>/<namespace>_<pod>.meta.
+func WriteMeta(dir string, pods []Pod) error {
+	for _, p := range pods {
+		obj := map[string]any{
+			"apiVersion": "v1", "kind": "Pod",
+			"metadata": map[string]any{
+				"name": p.Name, "namespace": p.Namespace, "uid": p.UID,
+				"labels": p.Labels, "annotations": p.Annotations,
+			},
+			"spec": map[string]any{
+				"nodeName":   p.Node,
+				"containers": []any{map[string]any{"name": p.Container, "image": p.Image}},
+			},
+			"status": map[string]any{
+				"containerStatuses": []any{map[string]any{
+					"name": p.Container, "image": p.Image,
+					"imageID":     p.Image + "@sha256:" + p.ContainerID,
+					"containerID": "containerd://" + p.ContainerID,
+				}},
+			},
+		}
+		b, err := json.MarshalIndent(obj, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, p.Namespace+"_"+p.Name+".meta"), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TailInput is the [INPUT] section that reads dir's files as the Fargate
+// router reads /var/log/containers: the same tags (via Tag_Regex, since the
+// files are elsewhere) and the CRI parser of conf/parsers.conf.
+func TailInput(dir string) string {
+	return fmt.Sprintf(`[INPUT]
+    Name              tail
+    Path              %s/*.log
+    Tag_Regex         ^.*/(?<pod_name>[a-z0-9][-a-z0-9.]*)_(?<namespace_name>[^_]+)_(?<container_name>.+)-(?<docker_id>[a-z0-9]{64})\.log$
+    Tag               kube.var.log.containers.<pod_name>_<namespace_name>_<container_name>-<docker_id>.log
+    Parser            cri
+    Read_From_Head    On
+    Refresh_Interval  1
+    Buffer_Max_Size   66KB
+    Mem_Buf_Limit     45MB
+`, dir)
+}
+
+// KubernetesFilter is the router's kubernetes filter, fed from a preload
+// cache directory; Kube_URL points at a closed port so it never waits for an
+// API server.
+func KubernetesFilter(metaDir string) string {
+	return fmt.Sprintf(`[FILTER]
+    Name                         kubernetes
+    Match                        kube.*
+    Kube_URL                     http://127.0.0.1:1
+    Kube_Meta_Preload_Cache_Dir  %s
+    Kube_Tag_Prefix              kube.var.log.containers.
+    Merge_Log                    Off
+    Labels                       On
+    Annotations                  On
+`, metaDir)
+}
+
+// Record is the body the router's pipeline makes of l (CRI parser, then
+// the kubernetes filter with Labels and Annotations on), for drivers that
+// hand chunks to the plugin without a Fluent Bit.
+func Record(p Pod, l Line) map[string]any {
+	labels, annotations := map[string]any{}, map[string]any{}
+	for k, v := range p.Labels {
+		labels[k] = v
+	}
+	for k, v := range p.Annotations {
+		annotations[k] = v
+	}
+	return map[string]any{
+		"stream": l.Stream,
+		"logtag": "F",
+		"log":    l.Text,
+		"kubernetes": map[string]any{
+			"pod_name": p.Name, "namespace_name": p.Namespace, "pod_id": p.UID,
+			"labels": labels, "annotations": annotations, "host": p.Node,
+			"container_name": p.Container, "docker_id": p.ContainerID,
+			"container_hash": p.Image + "@sha256:" + p.ContainerID, "container_image": p.Image,
+		},
+	}
+}

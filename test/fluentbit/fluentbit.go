@@ -1,0 +1,184 @@
+// Package fluentbit runs a real Fluent Bit, found through $FLUENT_BIT or
+// PATH, with out_kubeship.so loaded, for end-to-end tests, the demo and
+// benchmarks. Fluent Bit is not in any package registry: build it beside the
+// project and point $FLUENT_BIT at the binary.
+package fluentbit
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Find returns the Fluent Bit binary: $FLUENT_BIT, else fluent-bit on PATH.
+func Find() (string, error) {
+	name := os.Getenv("FLUENT_BIT")
+	if name == "" {
+		name = "fluent-bit"
+	}
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("no Fluent Bit: set $FLUENT_BIT to a fluent-bit binary or put one on PATH (%v)", err)
+	}
+	return bin, nil
+}
+
+// RequiredEnv makes Need fail instead of skip (`make e2e`).
+const RequiredEnv = "KUBESHIP_REQUIRE_FLUENT_BIT"
+
+// Need returns the Fluent Bit binary, or skips the test saying so loudly
+// (fails it when $KUBESHIP_REQUIRE_FLUENT_BIT is set).
+func Need(t testing.TB) string {
+	t.Helper()
+	bin, err := Find()
+	if err == nil {
+		return bin
+	}
+	if os.Getenv(RequiredEnv) != "" {
+		t.Fatalf("%v", err)
+	}
+	t.Skipf("SKIPPED: real-Fluent-Bit end-to-end test: %v", err)
+	return ""
+}
+
+// Version returns the first line of `fluent-bit --version`.
+func Version(bin string) string {
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		return "unknown version"
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimSpace(line)
+}
+
+// Process is a running Fluent Bit.
+type Process struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	out  *buffer
+	Dir  string
+}
+
+// Start writes config (classic format) and a plugins file that loads so
+// into dir, and runs Fluent Bit with them. The config may use
+// `Plugins_File plugins.conf`, which Start adds to [SERVICE] when absent.
+func Start(bin, so, dir, config string) (*Process, error) {
+	so, err := filepath.Abs(so)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(so); err != nil {
+		return nil, fmt.Errorf("plugin %s missing: run `make build`", so)
+	}
+	plugins := filepath.Join(dir, "plugins.conf")
+	if err := os.WriteFile(plugins, []byte("[PLUGINS]\n    Path "+so+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	if !strings.Contains(strings.ToLower(config), "plugins_file") {
+		config = strings.Replace(config, "[SERVICE]\n", "[SERVICE]\n    Plugins_File "+plugins+"\n", 1)
+	}
+	conf := filepath.Join(dir, "fluent-bit.conf")
+	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
+		return nil, err
+	}
+	p := &Process{done: make(chan struct{}), out: &buffer{}, Dir: dir}
+	p.cmd = exec.Command(bin, "-c", conf)
+	p.cmd.Dir = dir
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// Logs returns everything Fluent Bit printed so far.
+func (p *Process) Logs() string { return p.out.String() }
+
+// WaitLog waits until Fluent Bit printed substr; false when it exited or
+// the timeout passed.
+func (p *Process) WaitLog(substr string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if strings.Contains(p.Logs(), substr) {
+			return true
+		}
+		select {
+		case <-p.done:
+			return strings.Contains(p.Logs(), substr)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return false
+}
+
+// Exited reports whether Fluent Bit has stopped.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop sends SIGTERM, which makes Fluent Bit flush its pending chunks
+// within its Grace period, and waits for it; it kills it after grace plus a
+// margin. It returns an error when Fluent Bit had to be killed or crashed.
+func (p *Process) Stop(grace time.Duration) error {
+	if p.Exited() {
+		return p.exitErr()
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return p.exitErr()
+	case <-time.After(grace + 10*time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("fluent bit did not stop within %s of SIGTERM; killed", grace+10*time.Second)
+	}
+}
+
+// Kill stops Fluent Bit at once (SIGKILL), as a crash or an OOM kill would.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+func (p *Process) exitErr() error {
+	st := p.cmd.ProcessState
+	if st == nil || st.Success() {
+		return nil
+	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return fmt.Errorf("fluent bit died of %s", ws.Signal())
+	}
+	return errors.New("fluent bit exited with " + st.String())
+}
+
+// buffer collects Fluent Bit's output for assertions and failure messages.
+type buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
