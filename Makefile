@@ -9,7 +9,7 @@ LOKI := $(BUILD)/loki
 FUZZTIME ?= 10s
 GOFILES := $(shell find . -name '*.go' -not -path './build/*')
 
-.PHONY: help build loki test lint unit fuzz-short fuzz demo bench clean
+.PHONY: help build loki test e2e lint unit fuzz-short fuzz demo bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ test: build loki lint ## Everything: unit, host, integration against a real Loki
 	$(GO) test -race -count=1 ./internal/...
 	cd test/manifests && $(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory fuzz-short
+
+e2e: build loki ## Real Fluent Bit ($$FLUENT_BIT or PATH) end-to-end tests; fails when it is missing
+	KUBESHIP_REQUIRE_FLUENT_BIT=1 LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 -v ./test/e2e
 
 FUZZ_TARGETS := ./internal/event:FuzzReader ./internal/record:FuzzAppendJSON ./internal/record:FuzzSkip \
 	./internal/accessor:FuzzParse ./internal/loki:FuzzLabels ./internal/loki:FuzzEncode ./internal/config:FuzzParse \

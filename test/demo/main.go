@@ -103,12 +103,16 @@ func viaFluentBit(bin, so, dir string, pods []fargate.Pod, lines map[string][]fa
 			return err
 		}
 	}
-	parsers, err := filepath.Abs("conf/parsers.conf")
+	// The router's own filters and parsers, as users apply them.
+	router, err := fargate.ReadRouter("conf/k8s/aws-logging.yaml")
 	if err != nil {
 		return err
 	}
-	conf := "[SERVICE]\n    Flush 1\n    Log_Level info\n    Parsers_File " + parsers + "\n\n" +
-		fargate.TailInput(logs) + "\n" + fargate.KubernetesFilter(meta) + "\n" +
+	if err := os.WriteFile(filepath.Join(dir, "parsers.conf"), []byte(router.Parsers), 0o644); err != nil {
+		return err
+	}
+	conf := "[SERVICE]\n    Flush 1\n    Log_Level info\n    Parsers_File parsers.conf\n\n" +
+		fargate.TailInput(logs) + "\n" + fargate.OfflineKubernetes(router.Filters, meta) + "\n" +
 		"[OUTPUT]\n    Name kubeship\n    Match kube.*\n"
 	for k, v := range output {
 		conf += "    " + k + " " + v + "\n"

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -136,37 +137,101 @@ func WriteMeta(dir string, pods []Pod) error {
 	return nil
 }
 
-// TailInput is the [INPUT] section that reads dir's files as the Fargate
-// router reads /var/log/containers: the same tags (via Tag_Regex, since the
-// files are elsewhere) and the CRI parser of conf/parsers.conf.
+// TailInput is the router's fixed [INPUT] section (no parser: that is a
+// filter in aws-logging), reading dir's files as it reads
+// /var/log/containers, with the same tags (via Tag_Regex, since the files
+// are elsewhere).
 func TailInput(dir string) string {
 	return fmt.Sprintf(`[INPUT]
     Name              tail
     Path              %s/*.log
     Tag_Regex         ^.*/(?<pod_name>[a-z0-9][-a-z0-9.]*)_(?<namespace_name>[^_]+)_(?<container_name>.+)-(?<docker_id>[a-z0-9]{64})\.log$
     Tag               kube.var.log.containers.<pod_name>_<namespace_name>_<container_name>-<docker_id>.log
-    Parser            cri
     Read_From_Head    On
     Refresh_Interval  1
     Buffer_Max_Size   66KB
     Mem_Buf_Limit     45MB
+    Skip_Long_Lines   On
 `, dir)
 }
 
-// KubernetesFilter is the router's kubernetes filter, fed from a preload
-// cache directory; Kube_URL points at a closed port so it never waits for an
-// API server.
-func KubernetesFilter(metaDir string) string {
-	return fmt.Sprintf(`[FILTER]
-    Name                         kubernetes
-    Match                        kube.*
-    Kube_URL                     http://127.0.0.1:1
-    Kube_Meta_Preload_Cache_Dir  %s
-    Kube_Tag_Prefix              kube.var.log.containers.
-    Merge_Log                    Off
-    Labels                       On
-    Annotations                  On
-`, metaDir)
+// Router is the aws-logging ConfigMap's Fluent Bit sections.
+type Router struct {
+	Parsers, Filters, Output string
+}
+
+// ReadRouter reads the data keys of the aws-logging ConfigMap in path
+// (conf/k8s/aws-logging.yaml), so tests run the configuration users apply.
+func ReadRouter(path string) (Router, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Router{}, err
+	}
+	block := func(key string) (string, error) {
+		lines := strings.Split(string(b), "\n")
+		for i, l := range lines {
+			if strings.TrimSpace(l) != key+": |" {
+				continue
+			}
+			indent := len(l) - len(strings.TrimLeft(l, " ")) + 2
+			var out []string
+			for _, m := range lines[i+1:] {
+				if strings.TrimSpace(m) != "" && len(m)-len(strings.TrimLeft(m, " ")) < indent {
+					break
+				}
+				out = append(out, strings.TrimPrefix(m, strings.Repeat(" ", indent)))
+			}
+			return strings.Join(out, "\n") + "\n", nil
+		}
+		return "", fmt.Errorf("%s: no %q block", path, key)
+	}
+	var r Router
+	if r.Parsers, err = block("parsers.conf"); err != nil {
+		return r, err
+	}
+	if r.Filters, err = block("filters.conf"); err != nil {
+		return r, err
+	}
+	r.Output, err = block("output.conf")
+	return r, err
+}
+
+// OfflineKubernetes points the kubernetes filter in filters at a preload
+// cache directory, and its API server URL at a closed port, so it never
+// waits for an API server. It panics when filters has no kubernetes filter.
+func OfflineKubernetes(filters, metaDir string) string {
+	lines := strings.Split(filters, "\n")
+	for i, l := range lines {
+		if hasName(l, "kubernetes") {
+			extra := []string{"    Kube_URL http://127.0.0.1:1", "    Kube_Meta_Preload_Cache_Dir " + metaDir}
+			return strings.Join(slices.Insert(lines, i+1, extra...), "\n")
+		}
+	}
+	panic("fargate: no kubernetes filter in:\n" + filters)
+}
+
+// DropFilter removes the [FILTER] sections named name from filters.
+func DropFilter(filters, name string) string {
+	var out []string
+	for i, sec := range strings.Split(filters, "[FILTER]") {
+		if i > 0 && hasName(sec, name) {
+			continue
+		}
+		if i > 0 {
+			sec = "[FILTER]" + sec
+		}
+		out = append(out, sec)
+	}
+	return strings.Join(out, "")
+}
+
+func hasName(section, name string) bool {
+	for _, l := range strings.Split(section, "\n") {
+		if f := strings.Fields(l); len(f) == 2 && strings.EqualFold(f[0], "name") && f[1] == name {
+			return true
+		}
+	}
+	return false
 }
 
 // Record is the body the router's pipeline makes of l (CRI parser, then

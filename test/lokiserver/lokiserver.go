@@ -82,6 +82,9 @@ func Start(o Options) (*Server, error) {
 		}
 		o.Dir, s.tempDir = d, true
 	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, err
+	}
 	s.Dir = o.Dir
 	httpPort, grpcPort := o.HTTPPort, 0
 	var err error
