@@ -36,7 +36,9 @@ lint: ## gofmt and go vet
 	$(GO) vet ./...
 	cd test/manifests && $(GO) vet ./...
 
-test: build loki lint ## Everything: unit, host, integration against a real Loki, short fuzzing
+test: build loki lint ## Everything: unit, host, integration against a real Loki, e2e with a real Fluent Bit when found, short fuzzing
+	@command -v "$${FLUENT_BIT:-fluent-bit}" >/dev/null || \
+		echo "*** Fluent Bit not found: the real-Fluent-Bit tests (test/e2e, test/conf) will be SKIPPED; set FLUENT_BIT or use make e2e ***"
 	LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 ./...
 	$(GO) test -race -count=1 ./internal/...
 	cd test/manifests && $(GO) test -count=1 ./...
@@ -47,7 +49,8 @@ e2e: build loki ## Real Fluent Bit ($$FLUENT_BIT or PATH) end-to-end tests; fail
 
 FUZZ_TARGETS := ./internal/event:FuzzReader ./internal/record:FuzzAppendJSON ./internal/record:FuzzSkip \
 	./internal/accessor:FuzzParse ./internal/loki:FuzzLabels ./internal/loki:FuzzEncode ./internal/config:FuzzParse \
-	./internal/entry:FuzzParseCRI ./internal/entry:FuzzJSONLevel ./internal/kube:FuzzFromTag
+	./internal/entry:FuzzParseCRI ./internal/entry:FuzzJSONLevel ./internal/kube:FuzzFromTag \
+	./internal/datadog:FuzzTags ./internal/datadog:FuzzEncode
 
 fuzz-short: ## Run each fuzz target for FUZZTIME (10s)
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -7,6 +7,7 @@ require (
 	github.com/fluent/fluent-bit-go v0.0.0-20260305090907-bda21e692da6
 	github.com/golang/snappy v1.0.0
 	github.com/grafana/loki/pkg/push v0.0.0-20250630054201-94c0ba7b0952
+	github.com/klauspost/compress v1.20.3
 	github.com/prometheus/client_golang v1.25.0
 	github.com/tinylib/msgp v1.6.5
 )

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -76,12 +77,35 @@ type Config struct {
 	HTTPPasswd  string
 	BearerToken string
 	Header      [2]string // name, value; empty name when unset
+	Proxy       string    // "" uses the environment's proxy settings
+
+	KubeTagPrefix string
+	Datadog       Datadog
 
 	BatchSize   int
 	BatchWait   string // accepted for compatibility, see Keys
 	Timeout     time.Duration
 	RetryBudget time.Duration
 }
+
+// Datadog holds the keys of destination datadog.
+type Datadog struct {
+	APIKey        string
+	Site          string
+	Compress      bool
+	Service       string
+	Source        string
+	Tags          []string
+	Hostname      string
+	MessageKey    string
+	IncludeTagKey bool
+	TagKey        string
+	DateKey       string // "" leaves the time out
+	LabelsAsTags  map[string]string
+}
+
+// Sites are Datadog's sites (docs.datadoghq.com/getting_started/site).
+var Sites = []string{"datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu", "ap1.datadoghq.com", "ap2.datadoghq.com", "ddog-gov.com"}
 
 // TLS settings of the HTTP client; TLS is on for https URLs.
 type TLS struct {
@@ -100,10 +124,13 @@ func Parse(g Getter) (*Config, error) {
 		return nil, err
 	}
 	c.Destination = strings.ToLower(r.str("destination"))
-	if c.Destination != "loki" {
-		return nil, r.bad("destination", "loki")
+	if c.Destination != DestLoki && c.Destination != DestDatadog {
+		return nil, r.bad("destination", "loki or datadog")
 	}
-	c.URL = r.pushURL()
+	if err := r.otherDestinationKeys(c.Destination); err != nil {
+		return nil, err
+	}
+	c.URL = r.pushURL(c.Destination == DestLoki)
 	c.TLS = TLS{
 		Verify:   r.bool("tls_verify"),
 		CAFile:   r.file("tls_ca_file"),
@@ -171,6 +198,20 @@ func Parse(g Getter) (*Config, error) {
 		c.Header = [2]string{name, strings.TrimSpace(value)}
 	}
 
+	if v := r.str("proxy"); v != "" {
+		if u, err := url.Parse(v); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+			r.fail("proxy", "an http or https URL such as http://proxy.internal:3128")
+		}
+		c.Proxy = v
+	}
+	c.KubeTagPrefix = r.str("kube_tag_prefix")
+
+	if c.Destination == DestDatadog {
+		c.Datadog = r.datadog()
+		if c.URL == "" && r.err == nil {
+			c.URL = "https://http-intake.logs." + c.Datadog.Site + "/api/v2/logs"
+		}
+	}
 	c.BatchSize = r.size("batch_size", 1<<10, 5<<20)
 	c.BatchWait = r.str("batch_wait")
 	c.Timeout = r.duration("timeout")
@@ -441,11 +482,95 @@ func FromKeys(keys []string) string {
 	return b.String()
 }
 
-// pushURL reads the required push URL.
-func (r *reader) pushURL() string {
+// datadog reads the keys of destination datadog.
+func (r *reader) datadog() Datadog {
+	d := Datadog{
+		APIKey:        r.str("apikey"),
+		Site:          strings.ToLower(r.str("site")),
+		Service:       r.str("dd_service"),
+		Source:        r.str("dd_source"),
+		Tags:          r.list("dd_tags"),
+		Hostname:      r.str("dd_hostname"),
+		MessageKey:    r.str("dd_message_key"),
+		IncludeTagKey: r.bool("include_tag_key"),
+		TagKey:        r.str("tag_key"),
+		DateKey:       r.str("json_date_key"),
+	}
+	if f := r.file("apikey_file"); f != "" {
+		b, err := os.ReadFile(f)
+		switch {
+		case err != nil:
+			r.failWith(fmt.Errorf("apikey_file: %w", err))
+		case d.APIKey != "":
+			r.failWith(errors.New("apikey and apikey_file: set only one"))
+		default:
+			d.APIKey = strings.TrimSpace(string(b))
+		}
+	}
+	if d.APIKey == "" {
+		r.failWith(errors.New("apikey: required with destination datadog (or apikey_file, a file holding the key)"))
+	}
+	if !slices.Contains(Sites, d.Site) {
+		r.fail("site", strings.Join(Sites, ", "))
+	}
+	switch v := strings.ToLower(r.str("compress")); {
+	case v == "gzip" || isTrue(v):
+		d.Compress = true
+	case v == "none" || isFalse(v):
+	default:
+		r.fail("compress", "gzip or off")
+	}
+	if isFalse(strings.ToLower(d.DateKey)) {
+		d.DateKey = ""
+	}
+	switch v := strings.ToLower(r.str("provider")); v {
+	case "", "ecs":
+	default:
+		r.fail("provider", "ecs (accepted for Fluent Bit datadog configs) or nothing")
+	}
+	for _, pair := range r.list("pod_labels_as_tags") {
+		label, tag, ok := strings.Cut(pair, ":")
+		label, tag = strings.TrimSpace(label), strings.TrimSpace(tag)
+		if !ok || label == "" || tag == "" {
+			r.failWith(fmt.Errorf("pod_labels_as_tags: invalid entry %q: want label:tag, e.g. team:team", pair))
+			break
+		}
+		if d.LabelsAsTags == nil {
+			d.LabelsAsTags = map[string]string{}
+		}
+		d.LabelsAsTags[label] = tag
+	}
+	return d
+}
+
+// failWith keeps err unless an earlier error was found.
+func (r *reader) failWith(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+// otherDestinationKeys rejects keys of the destination not chosen: a Loki
+// key in a Datadog output (or the reverse) is a mistake worth naming.
+func (r *reader) otherDestinationKeys(dest string) error {
+	for _, k := range Keys {
+		if k.Dest == "" || k.Dest == dest {
+			continue
+		}
+		for _, name := range append([]string{k.Name}, k.Aliases...) {
+			if r.g.Get(name) != "" {
+				return fmt.Errorf("%s: applies to destination %s, but this output's destination is %s", name, k.Dest, dest)
+			}
+		}
+	}
+	return nil
+}
+
+// pushURL reads the push URL ("" when unset and not required).
+func (r *reader) pushURL(required bool) string {
 	v, from := r.raw("url")
 	if v == "" {
-		if r.err == nil {
+		if required && r.err == nil {
 			r.err = errors.New("url: required, e.g. http://loki.monitoring:3100/loki/api/v1/push (Fluent Bit keeps host, port and tls for itself, so a Go plugin takes one URL)")
 		}
 		return ""

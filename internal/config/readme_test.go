@@ -6,11 +6,15 @@ import (
 	"testing"
 )
 
-// KeyTable renders Keys as the README's Markdown table.
-func keyTable() string {
+// keyTable renders the keys of one destination ("" for the common keys) as
+// one of the README's Markdown tables.
+func keyTable(dest string) string {
 	var b strings.Builder
 	b.WriteString("| key | default | meaning |\n|---|---|---|\n")
 	for _, k := range Keys {
+		if k.Dest != dest {
+			continue
+		}
 		name := "`" + k.Name + "`"
 		for _, a := range k.Aliases {
 			name += ", `" + a + "`"
@@ -24,26 +28,33 @@ func keyTable() string {
 	return b.String()
 }
 
-// The README's key table must list exactly the keys the code reads.
-func TestREADMEKeyTable(t *testing.T) {
+// The README's key tables must list exactly the keys the code reads.
+func TestREADMEKeyTables(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	const start, end = "<!-- keys:start -->\n", "<!-- keys:end -->"
 	s := string(readme)
-	i, j := strings.Index(s, start), strings.Index(s, end)
-	if i < 0 || j < i {
-		t.Fatalf("README.md lacks the %q ... %q markers", start, end)
+	for _, table := range []struct{ marker, dest string }{{"common", ""}, {"loki", DestLoki}, {"datadog", DestDatadog}} {
+		start, end := "<!-- keys:"+table.marker+":start -->\n", "<!-- keys:"+table.marker+":end -->"
+		i, j := strings.Index(s, start), strings.Index(s, end)
+		if i < 0 || j < i {
+			t.Errorf("README.md lacks the %q ... %q markers", start, end)
+			continue
+		}
+		got, want := s[i+len(start):j], keyTable(table.dest)
+		if got == want {
+			continue
+		}
+		if os.Getenv("UPDATE_README") != "" {
+			s = s[:i+len(start)] + want + s[j:]
+			continue
+		}
+		t.Errorf("README.md %s key table differs from internal/config/keys.go; run `UPDATE_README=1 go test ./internal/config` or replace it with:\n%s", table.marker, want)
 	}
-	got, want := s[i+len(start):j], keyTable()
-	if got != want && os.Getenv("UPDATE_README") != "" {
-		if err := os.WriteFile("../../README.md", []byte(s[:i+len(start)]+want+s[j:]), 0o644); err != nil {
+	if os.Getenv("UPDATE_README") != "" {
+		if err := os.WriteFile("../../README.md", []byte(s), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return
-	}
-	if got != want {
-		t.Errorf("README.md key table differs from internal/config/keys.go; run `UPDATE_README=1 go test ./internal/config` or replace it with:\n%s", want)
 	}
 }

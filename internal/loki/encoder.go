@@ -141,7 +141,7 @@ func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
 	var r entry.Reader
 	r.Reset(chunk)
 	// One chunk holds one tag, so its metadata is read once.
-	fromTag, _ := kube.FromTag(tag, kube.DefaultTagPrefix)
+	fromTag, _ := kube.FromTag(tag, e.cfg.KubeTagPrefix)
 	for r.Next() {
 		if err := e.add(b, tag, fromTag, r.Entry()); err != nil {
 			b.Stats.Malformed++

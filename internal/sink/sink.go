@@ -59,6 +59,11 @@ func New(g config.Getter, log Logger, version string) (*Sink, error) {
 	}
 	header := map[string]string{}
 	switch {
+	case cfg.Destination == config.DestDatadog:
+		header["DD-API-KEY"] = cfg.Datadog.APIKey
+		// Datadog's intake tells log shippers apart by origin, as Fluent Bit's datadog output does.
+		header["DD-EVP-ORIGIN"] = "kubeship"
+		header["DD-EVP-ORIGIN-VERSION"] = version
 	case cfg.BearerToken != "":
 		header["Authorization"] = "Bearer " + cfg.BearerToken
 	case cfg.HTTPUser != "" || cfg.HTTPPasswd != "":
@@ -69,7 +74,7 @@ func New(g config.Getter, log Logger, version string) (*Sink, error) {
 	}
 	client, err := transport.New(transport.Options{
 		URL: cfg.URL, TLS: cfg.TLS, Timeout: cfg.Timeout,
-		UserAgent: "kubeship/" + version, Header: header,
+		UserAgent: "kubeship/" + version, Header: header, Proxy: cfg.Proxy,
 	})
 	if err != nil {
 		return nil, err
@@ -78,8 +83,8 @@ func New(g config.Getter, log Logger, version string) (*Sink, error) {
 	if cfg.BatchWait != "" {
 		log.Infof("batch_wait is ignored: kubeship pushes each chunk when Fluent Bit flushes it; tune [SERVICE] Flush instead")
 	}
-	log.Infof("pushing to %s (tenant %q, batch_size %d bytes, timeout %s, retry_budget %s)",
-		redacted(cfg.URL), cfg.TenantID, cfg.BatchSize, cfg.Timeout, cfg.RetryBudget)
+	log.Infof("destination %s: pushing to %s (batch_size %d bytes, timeout %s, retry_budget %s)",
+		cfg.Destination, redacted(cfg.URL), cfg.BatchSize, cfg.Timeout, cfg.RetryBudget)
 	return s, nil
 }
 
@@ -98,7 +103,7 @@ func NewWithSender(cfg *config.Config, sender delivery.Sender, log Logger) *Sink
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Sink{
 		cfg:     cfg,
-		enc:     newLokiEncoder(cfg),
+		enc:     newEncoder(cfg),
 		deliver: &delivery.Deliverer{Sender: sender, Budget: cfg.RetryBudget, Log: log},
 		log:     log,
 		seed:    maphash.MakeSeed(),
@@ -107,6 +112,14 @@ func NewWithSender(cfg *config.Config, sender delivery.Sender, log Logger) *Sink
 		totals:  map[string]int{},
 		warned:  map[string]bool{},
 	}
+}
+
+// newEncoder returns the encoder of cfg's destination.
+func newEncoder(cfg *config.Config) encoder {
+	if cfg.Destination == config.DestDatadog {
+		return newDatadogEncoder(cfg)
+	}
+	return newLokiEncoder(cfg)
 }
 
 // encoder turns a chunk into one destination's requests.
@@ -139,6 +152,10 @@ func (s *Sink) Flush(tag string, chunk []byte) Status {
 	s.totals["records_sent"] += out.Sent
 	for reason, n := range out.Dropped {
 		s.totals["records_dropped_"+reason] += n
+	}
+	if s.cfg.Destination == config.DestDatadog && out.Dropped["status_403"] > 0 && !s.warned["api_key_rejected"] {
+		s.warned["api_key_rejected"] = true
+		s.log.Errorf("Datadog rejected the API key (HTTP 403): check apikey or apikey_file, and that site is the key's Datadog site; records are dropped until it is fixed")
 	}
 	s.mu.Unlock()
 	switch {

@@ -34,6 +34,7 @@ type Options struct {
 	Timeout   time.Duration
 	UserAgent string
 	Header    map[string]string // sent with every request (auth, user headers)
+	Proxy     string            // proxy URL; "" uses HTTPS_PROXY, HTTP_PROXY and NO_PROXY
 }
 
 // Client sends requests to one URL.
@@ -47,6 +48,13 @@ type Client struct {
 func New(o Options) (*Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = http.ProxyFromEnvironment
+	if o.Proxy != "" {
+		u, err := url.Parse(o.Proxy)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		tr.Proxy = http.ProxyURL(u)
+	}
 	tr.MaxIdleConnsPerHost = 8
 	tr.ResponseHeaderTimeout = o.Timeout
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !o.TLS.Verify} // #nosec G402 -- tls.verify off is the user's explicit choice

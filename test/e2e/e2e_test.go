@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubeship/kubeship/test/ddintake"
 	"github.com/kubeship/kubeship/test/fargate"
 	"github.com/kubeship/kubeship/test/fluentbit"
 	"github.com/kubeship/kubeship/test/host"
@@ -335,4 +336,60 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// The router's pipeline into Datadog: every line once, with the Agent's
+// Kubernetes tags, its pod's source and service, and its time.
+func TestFargatePipelineToDatadog(t *testing.T) {
+	e := newEnv(t)
+	const key = "e2e0123456789abcdef0123456789abc"
+	s, err := ddintake.Start(ddintake.Options{APIKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	e.write(30, true)
+	e.start(e.config("", false, fmt.Sprintf("[OUTPUT]\n    Name kubeship\n    Match kube.*\n    Workers 2\n"+
+		"    destination datadog\n    apikey %s\n    url %s\n    dd_tags kube_cluster_name:e2e\n", key, s.URL())))
+	entries, err := s.WaitEntries(len(e.lines), 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, en := range entries {
+		seen[en.Message]++
+		l, ok := e.lines[en.Message]
+		if !ok {
+			t.Errorf("unexpected message (%d bytes): %.200s", len(en.Message), en.Message)
+			continue
+		}
+		p := e.podOf[en.Message]
+		for k, v := range map[string]string{"kube_cluster_name": "e2e", "kube_namespace": p.Namespace, "pod_name": p.Name,
+			"kube_container_name": p.Container, "container_id": p.ContainerID} {
+			if got, _ := en.Tag(k); got != v {
+				t.Errorf("%s %.40q: tag %s=%q, want %q (tags %v)", p.Name, en.Message, k, got, v, en.DDTags)
+			}
+		}
+		if en.Hostname != p.Node {
+			t.Errorf("%s: hostname %q, want %q", p.Name, en.Hostname, p.Node)
+		}
+		wantStatus := map[string]string{"stdout": "info", "stderr": "error"}[l.Stream]
+		if strings.HasPrefix(l.Text, "{") {
+			wantStatus = "warn"
+		}
+		if en.Status != wantStatus {
+			t.Errorf("%s %.40q: status %q, want %q", p.Name, en.Message, en.Status, wantStatus)
+		}
+		if en.Timestamp != l.Time.UnixMilli() {
+			t.Errorf("%.40q: timestamp %d, want %d", en.Message, en.Timestamp, l.Time.UnixMilli())
+		}
+	}
+	for text := range e.lines {
+		if n := seen[text]; n != 1 {
+			t.Errorf("line (%d bytes) %.60q arrived %d times, want once", len(text), text, n)
+		}
+	}
+	if len(entries) > 0 {
+		t.Logf("a sample entry as the intake received it: %+v", entries[0].Attrs)
+	}
 }

@@ -1,0 +1,124 @@
+package datadog
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/kubeship/kubeship/internal/event/eventtest"
+)
+
+// fargateChunk is 1000 Fargate-shaped records (about 1 KB each), the chunk
+// internal/loki's BenchmarkEncode uses, so that ns/record compares. Its
+// records cycle through pods and nodes, so the pod cache rarely hits: the
+// worst case for this encoder.
+func fargateChunk() []byte {
+	events := make([]eventtest.Event, 1000)
+	now := time.Now()
+	for i := range events {
+		events[i] = eventtest.Event{Time: now.Add(time.Duration(i) * time.Millisecond), Body: eventtest.FargateBody(i)}
+	}
+	return eventtest.Chunk(true, events...)
+}
+
+// containerChunk is 1000 records of one container, as a Fargate chunk is
+// (one tag is one container's log file): every record has the same
+// kubernetes map.
+func containerChunk() []byte {
+	events := make([]eventtest.Event, 1000)
+	now := time.Now()
+	k := eventtest.FargateBody(0)["kubernetes"]
+	for i := range events {
+		b := eventtest.FargateBody(i)
+		b["kubernetes"] = k
+		events[i] = eventtest.Event{Time: now.Add(time.Duration(i) * time.Millisecond), Body: b}
+	}
+	return eventtest.Chunk(true, events...)
+}
+
+// BenchmarkEncode measures decode → map → JSON → gzip for a chunk, reusing
+// the batch as a sink would: ns/record compares with internal/loki's
+// BenchmarkEncode.
+//
+//	nice go test -run '^$' -bench 'Encode' -benchmem ./internal/datadog/ ./internal/loki/
+func BenchmarkEncode(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		chunk []byte
+	}{{"fargate", fargateChunk()}, {"one_container", containerChunk()}} {
+		for _, compress := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%s/gzip=%v", c.name, compress), func(b *testing.B) {
+				o := defaults()
+				o.Compress = compress
+				o.Tags = []string{"cluster:prod-eu", "team:shop"}
+				enc := New(o)
+				var batch Batch
+				b.SetBytes(int64(len(c.chunk)))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					batch.Reset()
+					if err := enc.Encode(&batch, "kube.var.log.containers.x", c.chunk); err != nil {
+						b.Fatal(err)
+					}
+					if reqs := batch.Requests(); len(reqs) == 0 {
+						b.Fatal("no requests")
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/record")
+			})
+		}
+	}
+}
+
+// BenchmarkEncodeOnly leaves out Requests (JSON assembly and gzip): the
+// allocations it reports are those of mapping records, 0 in steady state.
+func BenchmarkEncodeOnly(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		chunk []byte
+	}{{"fargate", fargateChunk()}, {"one_container", containerChunk()}} {
+		b.Run(c.name, func(b *testing.B) {
+			enc := New(defaults())
+			var batch Batch
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				batch.Reset()
+				if err := enc.Encode(&batch, "kube.var.log.containers.x", c.chunk); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/record")
+		})
+	}
+}
+
+// BenchmarkGzipLevels compresses one request of Fargate logs at each level,
+// reporting the compressed size: the figures behind gzipLevel.
+func BenchmarkGzipLevels(b *testing.B) {
+	enc := New(Options{KubernetesMetadata: true, DateKey: "timestamp"})
+	var batch Batch
+	if err := enc.Encode(&batch, "kube.var.log.containers.x", fargateChunk()); err != nil {
+		b.Fatal(err)
+	}
+	raw := batch.Requests()[0].Body
+	for _, level := range []int{gzip.BestSpeed, 3, gzip.DefaultCompression, gzip.BestCompression} {
+		b.Run(fmt.Sprint("level=", level), func(b *testing.B) {
+			w, _ := gzip.NewWriterLevel(nil, level)
+			var out bytes.Buffer
+			b.SetBytes(int64(len(raw)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				out.Reset()
+				w.Reset(&out)
+				_, _ = w.Write(raw)
+				_ = w.Close()
+			}
+			b.ReportMetric(float64(len(raw))/float64(out.Len()), "ratio")
+		})
+	}
+}

@@ -1,0 +1,290 @@
+package datadog
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/kubeship/kubeship/internal/kube"
+	"github.com/kubeship/kubeship/internal/record"
+)
+
+// podLabels are the pod labels the Agent's tags derive from, read in one
+// walk of the labels map.
+type podLabels struct {
+	templateHash []byte // pod-template-hash: set by a Deployment's ReplicaSet
+	statefulSet  bool   // statefulset.kubernetes.io/pod-name or apps.kubernetes.io/pod-index
+	revisionHash bool   // controller-revision-hash: StatefulSet and DaemonSet pods
+	generation   bool   // pod-template-generation: DaemonSet pods only
+	job          []byte // batch.kubernetes.io/job-name
+	legacyJob    []byte // job-name, before Kubernetes 1.27
+	app          [len(appLabels)][]byte
+	legacyApp    []byte // app
+	unified      [len(unifiedLabels)][]byte
+}
+
+// appLabels are the recommended app.kubernetes.io labels and the tags the
+// Agent makes of them.
+var appLabels = [...]struct{ label, tag string }{
+	{"app.kubernetes.io/name", "kube_app_name"},
+	{"app.kubernetes.io/instance", "kube_app_instance"},
+	{"app.kubernetes.io/version", "kube_app_version"},
+	{"app.kubernetes.io/component", "kube_app_component"},
+	{"app.kubernetes.io/part-of", "kube_app_part_of"},
+	{"app.kubernetes.io/managed-by", "kube_app_managed_by"},
+}
+
+// unifiedLabels are Datadog's unified service tagging labels.
+var unifiedLabels = [...]struct{ label, tag string }{
+	{"tags.datadoghq.com/env", "env"},
+	{"tags.datadoghq.com/service", "service"},
+	{"tags.datadoghq.com/version", "version"},
+}
+
+const unifiedService = 1 // index of the service label in unifiedLabels
+
+// readLabels walks the labels map once; asTags receives the values of the
+// pod_labels_as_tags labels, in the order of e.labelsAsTags.
+func (e *Encoder) readLabels(labels []byte, asTags [][]byte) (l podLabels) {
+	if labels == nil {
+		return l
+	}
+	_ = record.Each(labels, func(k, v []byte) bool {
+		t, ok := record.Text(v)
+		if !ok {
+			return true
+		}
+		switch string(k) {
+		case "pod-template-hash":
+			l.templateHash = t
+		case "statefulset.kubernetes.io/pod-name", "apps.kubernetes.io/pod-index":
+			l.statefulSet = true
+		case "controller-revision-hash":
+			l.revisionHash = true
+		case "pod-template-generation":
+			l.generation = true
+		case "batch.kubernetes.io/job-name":
+			l.job = t
+		case "job-name":
+			l.legacyJob = t
+		case "app":
+			l.legacyApp = t
+		default:
+			for i, a := range appLabels {
+				if string(k) == a.label {
+					l.app[i] = t
+				}
+			}
+			for i, u := range unifiedLabels {
+				if string(k) == u.label {
+					l.unified[i] = t
+				}
+			}
+		}
+		// pod_labels_as_tags may name any label, the ones above included.
+		for i, lt := range e.labelsAsTags {
+			if string(k) == lt.label {
+				asTags[i] = t
+			}
+		}
+		return true
+	})
+	if len(l.job) == 0 {
+		l.job = l.legacyJob
+	}
+	return l
+}
+
+// addKubeTags appends the tags the Datadog Agent sets on a Kubernetes
+// container's logs, in a fixed order.
+func (e *Encoder) addKubeTags(tl *tagList, m kube.Meta, l *podLabels, img *image, asTags [][]byte) {
+	tl.add("kube_namespace", m.Namespace)
+	tl.add("pod_name", m.Pod)
+	tl.add("kube_container_name", m.Container)
+	tl.add("container_id", m.ContainerID)
+	// The Agent names containerd containers by their Kubernetes name.
+	tl.add("container_name", m.Container)
+	tl.add("image_name", img.name)
+	tl.add("short_image", img.short)
+	tl.add("image_tag", img.tag)
+	tl.add("docker_image", m.Image)
+
+	// Ownership. The kubernetes filter has no owner references, but each
+	// controller names its pods and labels them in a documented way, so
+	// the owner can be read from the pod name and labels. A rule applies
+	// only when the name has the expected shape: no tag beats a wrong tag.
+	o := owner(m.Pod, l)
+	if o.kind != "" {
+		tl.add("kube_ownerref_kind", []byte(o.kind))
+		tl.add("kube_ownerref_name", o.name)
+	}
+	tl.add("kube_replica_set", o.replicaSet)
+	tl.add("kube_deployment", o.deployment)
+	tl.add("kube_stateful_set", o.statefulSet)
+	tl.add("kube_daemon_set", o.daemonSet)
+	tl.add("kube_job", o.job)
+	tl.add("kube_cronjob", o.cronJob)
+
+	for i, a := range appLabels {
+		tl.add(a.tag, l.app[i])
+	}
+	for i, u := range unifiedLabels {
+		tl.add(u.tag, l.unified[i])
+	}
+	for i, lt := range e.labelsAsTags {
+		tl.addN(lt.tag, lt.chars, asTags[i])
+	}
+}
+
+type ownership struct {
+	kind                                 string // as the Agent writes kube_ownerref_kind
+	name                                 []byte
+	replicaSet, deployment               []byte
+	statefulSet, daemonSet, job, cronJob []byte
+}
+
+// owner derives a pod's controller from its name and labels.
+func owner(pod []byte, l *podLabels) (o ownership) {
+	switch {
+	case len(l.job) > 0:
+		// Job pods carry the job's name as a label (batch.kubernetes.io/
+		// job-name, job-name before 1.27). A CronJob names its jobs
+		// <cronjob>-<scheduled time in minutes since the epoch>: 8 digits
+		// today, more from 2160 on.
+		o.kind, o.name, o.job = "job", l.job, l.job
+		if i := bytes.LastIndexByte(l.job, '-'); i > 0 && len(l.job)-i-1 >= 8 && digits(l.job[i+1:]) {
+			o.cronJob = l.job[:i]
+		}
+	case l.statefulSet:
+		// StatefulSet pods are <statefulset>-<ordinal> and labelled with
+		// their own name (statefulset.kubernetes.io/pod-name) or, from 1.28,
+		// their ordinal (apps.kubernetes.io/pod-index).
+		if i := bytes.LastIndexByte(pod, '-'); i > 0 && i < len(pod)-1 && digits(pod[i+1:]) {
+			o.kind, o.name, o.statefulSet = "statefulset", pod[:i], pod[:i]
+		}
+	case l.revisionHash && l.generation:
+		// DaemonSet pods carry both labels (StatefulSet pods only the
+		// first) and are named <daemonset>-<5 random characters>.
+		if i := bytes.LastIndexByte(pod, '-'); i > 0 && len(pod)-i-1 == 5 {
+			o.kind, o.name, o.daemonSet = "daemonset", pod[:i], pod[:i]
+		}
+	case len(l.templateHash) > 0:
+		// A Deployment's ReplicaSet is <deployment>-<pod-template-hash> and
+		// labels its pods with the hash; its pods are <replicaset>-<5
+		// random characters>. The API server cuts generated names to 63
+		// characters, so a long replica set name no longer shows in the pod
+		// name: then the hash is not found and no tag is set.
+		h := l.templateHash
+		if i := bytes.LastIndexByte(pod, '-'); i > len(h)+1 {
+			rs := pod[:i]
+			if bytes.HasSuffix(rs, h) && rs[len(rs)-len(h)-1] == '-' {
+				o.kind, o.name = "replicaset", rs
+				o.replicaSet, o.deployment = rs, rs[:len(rs)-len(h)-1]
+			}
+		}
+	}
+	return o
+}
+
+func digits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+type image struct {
+	name, short, tag []byte
+}
+
+var latest = []byte("latest")
+
+// parseImage splits a container image reference as the Agent does for its
+// image tags: [registry[:port]/]path/name[:tag][@digest]. image_name keeps
+// the registry and path (two images of the same name from different
+// registries stay apart), short_image is the last path element, image_tag
+// the tag, `latest` when there is neither tag nor digest (what the runtime
+// pulled). An image ID (sha256:...), which some runtimes report instead of
+// a name, names nothing.
+func parseImage(img []byte) (i image) {
+	if len(img) == 0 || bytes.HasPrefix(img, []byte("sha256:")) {
+		return i
+	}
+	name := img
+	digest := false
+	if at := bytes.IndexByte(img, '@'); at >= 0 {
+		name, digest = img[:at], true
+	}
+	slash := bytes.LastIndexByte(name, '/')
+	// A ':' before the last '/' is a registry port, not a tag.
+	if colon := bytes.LastIndexByte(name, ':'); colon > slash {
+		name, i.tag = name[:colon], name[colon+1:]
+	}
+	if len(i.tag) == 0 && !digest {
+		i.tag = latest
+	}
+	i.name, i.short = name, name[slash+1:]
+	return i
+}
+
+// logsConfig is what kubeship reads of the annotation
+// ad.datadoghq.com/<container>.logs, the Agent's per-container log
+// configuration: a JSON array of log sources.
+type logsConfig struct {
+	source, service []byte
+}
+
+const (
+	adPrefix = "ad.datadoghq.com/"
+	adSuffix = ".logs"
+)
+
+// logsAnnotation returns the value of ad.datadoghq.com/<container>.logs.
+func logsAnnotation(annotations, container []byte) []byte {
+	if annotations == nil || len(container) == 0 {
+		return nil
+	}
+	var found []byte
+	_ = record.Each(annotations, func(k, v []byte) bool {
+		if len(k) == len(adPrefix)+len(container)+len(adSuffix) &&
+			string(k[:len(adPrefix)]) == adPrefix && string(k[len(k)-len(adSuffix):]) == adSuffix &&
+			string(k[len(adPrefix):len(k)-len(adSuffix)]) == string(container) {
+			found, _ = record.Text(v)
+			return false
+		}
+		return true
+	})
+	return found
+}
+
+// maxLogsConfigs bounds a batch's cache of parsed annotations.
+const maxLogsConfigs = 64
+
+// logsConfig parses the annotation's first log source, with a cache per
+// batch: the annotation is the same on every record of a pod, and parsing
+// it (with encoding/json: it is small, and written by people) would
+// otherwise allocate per record.
+func (b *Batch) logsConfig(annotation []byte) logsConfig {
+	if len(annotation) == 0 {
+		return logsConfig{}
+	}
+	if c, ok := b.logsConfigs[string(annotation)]; ok {
+		return c
+	}
+	var sources []struct {
+		Source  string `json:"source"`
+		Service string `json:"service"`
+	}
+	var c logsConfig
+	// A malformed annotation is ignored, as by the Agent (which logs it):
+	// the defaults apply.
+	if json.Unmarshal(annotation, &sources) == nil && len(sources) > 0 {
+		c = logsConfig{source: []byte(sources[0].Source), service: []byte(sources[0].Service)}
+	}
+	if b.logsConfigs == nil || len(b.logsConfigs) >= maxLogsConfigs {
+		b.logsConfigs = map[string]logsConfig{}
+	}
+	b.logsConfigs[string(annotation)] = c
+	return c
+}

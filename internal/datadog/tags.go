@@ -1,0 +1,203 @@
+package datadog
+
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
+// Datadog's tag rules (docs.datadoghq.com/getting_started/tagging): a tag is
+// lowercased, starts with a letter, holds only letters, digits and
+// `_ - : . /` (anything else becomes `_`), and is at most 200 characters.
+// The intake applies them itself, but it also splits `ddtags` on ',' first:
+// sanitizing here is what stops a value from adding or changing a tag. Like
+// the Agent's normalizer, a run of characters that are replaced (or '_')
+// becomes a single '_', and a trailing '_' is dropped.
+const maxTagChars = 200
+
+// Character classes of ASCII bytes for the sanitizer's fast path.
+const (
+	cOther  uint8 = iota // replaced by '_'
+	cLetter              // kept (after lowercasing)
+	cKeep                // digits and . / - : kept, but cannot start a tag
+	cUnder               // '_': kept, merged with replaced runs
+)
+
+var asciiClass = func() (t [utf8.RuneSelf]uint8) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = cLetter, cLetter
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = cKeep
+	}
+	for _, c := range ".:/-" {
+		t[c] = cKeep
+	}
+	t['_'] = cUnder
+	return t
+}()
+
+// fastKeep marks the ASCII bytes a tag keeps unchanged: lowercase letters,
+// digits and . : / -.
+var fastKeep = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = asciiClass[c] == cKeep || (c >= 'a' && c <= 'z')
+	}
+	return t
+}()
+
+// tagState carries the sanitizer across the parts of one tag (key, ':',
+// value) so the rules apply to the tag as a whole.
+type tagState struct {
+	chars   int  // characters written
+	pending bool // a '_' is due before the next kept character
+}
+
+// appendSanitized appends s to dst under the tag rules. It never writes a
+// ',' (the tag separator), a quote, a backslash or a control character, so
+// its output is safe inside a JSON string without escaping.
+func appendSanitized(dst, s []byte, st *tagState) []byte {
+	for i := 0; i < len(s) && st.chars < maxTagChars; {
+		c := s[i]
+		if c < utf8.RuneSelf && fastKeep[c] && (st.chars > 0 || asciiClass[c] == cLetter) {
+			// Fast path: a run of bytes that are kept as they are, the
+			// usual case (names, image references, label values).
+			room := maxTagChars - st.chars
+			if st.pending {
+				if room < 2 {
+					break
+				}
+				dst = append(dst, '_')
+				st.chars++
+				st.pending = false
+				room--
+			}
+			j := i + 1
+			for j < len(s) && j-i < room && s[j] < utf8.RuneSelf && fastKeep[s[j]] {
+				j++
+			}
+			dst = append(dst, s[i:j]...)
+			st.chars += j - i
+			i = j
+			continue
+		}
+		var r rune
+		var class uint8
+		if c < utf8.RuneSelf {
+			i++
+			class = asciiClass[c]
+			if class == cLetter && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			r = rune(c)
+		} else {
+			var size int
+			r, size = utf8.DecodeRune(s[i:])
+			i += size
+			// An invalid byte decodes as U+FFFD, which is no letter: replaced.
+			r = unicode.ToLower(r)
+			switch {
+			case unicode.IsLetter(r):
+				class = cLetter
+			case unicode.IsDigit(r):
+				class = cKeep
+			}
+		}
+		switch {
+		case class == cOther || class == cUnder:
+			// A tag cannot start with '_': pending is only honoured after a
+			// kept character.
+			st.pending = st.chars > 0
+			continue
+		case st.chars == 0 && class != cLetter:
+			continue // a tag starts with a letter
+		}
+		if st.pending {
+			if st.chars+1 >= maxTagChars {
+				break
+			}
+			dst = append(dst, '_')
+			st.chars++
+			st.pending = false
+		}
+		if r < utf8.RuneSelf {
+			dst = append(dst, byte(r))
+		} else {
+			dst = utf8.AppendRune(dst, r)
+		}
+		st.chars++
+	}
+	return dst
+}
+
+// SanitizeTag applies Datadog's tag rules to a whole tag ("key:value" or a
+// bare value); "" when nothing valid remains. The config can use it to warn
+// about a dd_tags entry or a pod_labels_as_tags name that changes.
+func SanitizeTag(s string) string {
+	var st tagState
+	return string(appendSanitized(nil, []byte(s), &st))
+}
+
+// tagList builds one record's `ddtags`: sanitized tags joined by ',', each at
+// most once. The spans of the tags written make the duplicate check a
+// comparison with each earlier tag (a record has a few dozen at most).
+type tagList struct {
+	buf   []byte
+	spans []span
+}
+
+type span struct{ start, end int }
+
+func (l *tagList) reset() {
+	l.buf, l.spans = l.buf[:0], l.spans[:0]
+}
+
+// add appends key:value with value sanitized; key must be a valid ASCII
+// tag key (one of this package's names). Empty values and values that
+// sanitize to nothing add no tag.
+func (l *tagList) add(key string, value []byte) { l.addN(key, len(key), value) }
+
+// addN is add for a key of keyChars characters (a sanitized user name).
+func (l *tagList) addN(key string, keyChars int, value []byte) {
+	if len(value) == 0 {
+		return
+	}
+	at := len(l.buf)
+	if at > 0 {
+		l.buf = append(l.buf, ',')
+	}
+	start := len(l.buf)
+	l.buf = append(l.buf, key...)
+	l.buf = append(l.buf, ':')
+	st := tagState{chars: keyChars + 1}
+	valueAt := len(l.buf)
+	l.buf = appendSanitized(l.buf, value, &st)
+	if len(l.buf) == valueAt {
+		l.buf = l.buf[:at]
+		return
+	}
+	l.keep(at, start)
+}
+
+// addTag appends a whole tag that is already sanitized (Options.Tags).
+func (l *tagList) addTag(tag string) {
+	at := len(l.buf)
+	if at > 0 {
+		l.buf = append(l.buf, ',')
+	}
+	start := len(l.buf)
+	l.buf = append(l.buf, tag...)
+	l.keep(at, start)
+}
+
+// keep records the tag written from start, or removes it (and its comma,
+// from at) when an identical tag was written before.
+func (l *tagList) keep(at, start int) {
+	tag := l.buf[start:]
+	for _, s := range l.spans {
+		if string(l.buf[s.start:s.end]) == string(tag) {
+			l.buf = l.buf[:at]
+			return
+		}
+	}
+	l.spans = append(l.spans, span{start, len(l.buf)})
+}
