@@ -60,11 +60,11 @@ type logger struct {
 	prefix   string
 }
 
-func newLogger(plugin unsafe.Pointer, n int) *logger {
+func newLogger(plugin unsafe.Pointer, name string) *logger {
 	return &logger{
 		api:    C.kubeship_api_of(plugin),
 		ins:    C.kubeship_ins_of(plugin),
-		prefix: fmt.Sprintf("[output:kubeship:kubeship.%d] ", n),
+		prefix: "[output:kubeship:" + name + "] ",
 	}
 }
 

@@ -6,6 +6,7 @@ package main
 import "C"
 
 import (
+	"fmt"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -32,9 +33,10 @@ func FLBPluginRegister(def unsafe.Pointer) int {
 //
 //export FLBPluginInit
 func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
-	log := newLogger(plugin, int(instances.Add(1)-1))
+	name := fmt.Sprintf("kubeship.%d", instances.Add(1)-1)
+	log := newLogger(plugin, name)
 	defer recoverTo(log, "init", &rc, output.FLB_ERROR)
-	s, err := sink.New(keys{plugin}, log, version)
+	s, err := sink.New(keys{plugin}, log, version, name)
 	if err != nil {
 		log.Errorf("configuration: %v", err)
 		return output.FLB_ERROR

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -80,6 +81,7 @@ type Config struct {
 	Proxy       string    // "" uses the environment's proxy settings
 
 	KubeTagPrefix string
+	MetricsListen string // host:port, "" when off
 	Datadog       Datadog
 
 	BatchSize   int
@@ -205,6 +207,11 @@ func Parse(g Getter) (*Config, error) {
 		c.Proxy = v
 	}
 	c.KubeTagPrefix = r.str("kube_tag_prefix")
+	if c.MetricsListen = r.str("metrics_listen"); c.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil || port == "" {
+			r.fail("metrics_listen", "host:port, e.g. 0.0.0.0:2021")
+		}
+	}
 
 	if c.Destination == DestDatadog {
 		c.Datadog = r.datadog()

@@ -60,6 +60,7 @@ type Outcome struct {
 	Sent     int            // records accepted
 	Dropped  map[string]int // records permanently rejected, by reason
 	Attempts int            // HTTP requests made
+	Retries  int            // requests sent again after a retryable failure
 }
 
 // Deliverer sends flushes through a Sender. Safe for concurrent flushes.
@@ -145,6 +146,7 @@ func (d *Deliverer) send(ctx context.Context, r Request, deadline time.Time, out
 			return false
 		case <-time.After(wait):
 		}
+		out.Retries++
 	}
 }
 

@@ -10,9 +10,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kubeship/kubeship/internal/config"
 	"github.com/kubeship/kubeship/internal/delivery"
+	"github.com/kubeship/kubeship/internal/metrics"
 	"github.com/kubeship/kubeship/internal/transport"
 )
 
@@ -44,6 +46,8 @@ type Sink struct {
 	seed    maphash.Seed
 	ctx     context.Context
 	cancel  context.CancelFunc
+	metrics *metrics.Set // nil when metrics_listen is off
+	release func()       // releases the metrics listener
 
 	mu     sync.Mutex
 	totals map[string]int // counters reported at exit
@@ -51,8 +55,8 @@ type Sink struct {
 }
 
 // New validates the configuration and builds a sink that sends through a
-// real HTTP client.
-func New(g config.Getter, log Logger, version string) (*Sink, error) {
+// real HTTP client. instance names the output in log lines and metrics.
+func New(g config.Getter, log Logger, version, instance string) (*Sink, error) {
 	cfg, err := config.Parse(g)
 	if err != nil {
 		return nil, err
@@ -79,7 +83,17 @@ func New(g config.Getter, log Logger, version string) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := NewWithSender(cfg, client, log)
+	var sender delivery.Sender = client
+	var set *metrics.Set
+	release := func() {}
+	if cfg.MetricsListen != "" {
+		if set, release, err = metrics.Listen(cfg.MetricsListen, instance, cfg.Destination); err != nil {
+			return nil, err
+		}
+		sender = meteredSender{client, set}
+	}
+	s := NewWithSender(cfg, sender, log)
+	s.metrics, s.release = set, release
 	if cfg.BatchWait != "" {
 		log.Infof("batch_wait is ignored: kubeship pushes each chunk when Fluent Bit flushes it; tune [SERVICE] Flush instead")
 	}
@@ -111,7 +125,25 @@ func NewWithSender(cfg *config.Config, sender delivery.Sender, log Logger) *Sink
 		cancel:  cancel,
 		totals:  map[string]int{},
 		warned:  map[string]bool{},
+		release: func() {},
 	}
+}
+
+// meteredSender records every HTTP attempt in the instance's metrics.
+type meteredSender struct {
+	delivery.Sender
+	set *metrics.Set
+}
+
+func (m meteredSender) Send(ctx context.Context, r delivery.Request) delivery.Response {
+	start := time.Now()
+	resp := m.Sender.Send(ctx, r)
+	status := resp.Status
+	if resp.Err != nil {
+		status = 0
+	}
+	m.set.Request(status, time.Since(start), r.Records, len(r.Body))
+	return resp
 }
 
 // newEncoder returns the encoder of cfg's destination.
@@ -158,16 +190,25 @@ func (s *Sink) Flush(tag string, chunk []byte) Status {
 		s.log.Errorf("Datadog rejected the API key (HTTP 403): check apikey or apikey_file, and that site is the key's Datadog site; records are dropped until it is fixed")
 	}
 	s.mu.Unlock()
+	for reason, n := range out.Dropped {
+		s.metrics.Dropped(reason, n)
+	}
+	for range out.Retries {
+		s.metrics.Retry()
+	}
 	switch {
 	case out.Result == delivery.Retry:
 		s.log.Debugf("tag %s: %d records accepted, the rest pending: returning FLB_RETRY", tag, out.Sent)
+		s.metrics.Flush("retry")
 		return Retry
 	case decodeErr != nil:
 		// What could be read was delivered; the rest can never be read, so
 		// retrying would only repeat this.
 		s.log.Errorf("tag %s: malformed chunk, %d readable records delivered, the rest is dropped: %v", tag, records, decodeErr)
+		s.metrics.Flush("error")
 		return Error
 	}
+	s.metrics.Flush("ok")
 	return OK
 }
 
@@ -180,6 +221,9 @@ func (s *Sink) count(notes []note) {
 			continue
 		}
 		s.totals[c.name] += c.n
+		if reason, ok := strings.CutPrefix(c.name, "records_"); ok {
+			s.metrics.Dropped(reason, c.n) // records_skipped_not_a_map, records_malformed
+		}
 		if !s.warned[c.name] {
 			s.warned[c.name] = true
 			s.log.Warnf("%s (counted; totals are logged at exit; this is logged once)", c.msg)
@@ -190,6 +234,7 @@ func (s *Sink) count(notes []note) {
 // Close stops retries in progress and logs the totals.
 func (s *Sink) Close() {
 	s.cancel()
+	s.release()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var parts []string

@@ -40,6 +40,7 @@ type Options struct {
 // Client sends requests to one URL.
 type Client struct {
 	url    string
+	shown  string // url with any password hidden, for errors
 	header map[string]string
 	http   *http.Client
 }
@@ -81,7 +82,11 @@ func New(o Options) (*Client, error) {
 	for k, v := range o.Header {
 		h[k] = v
 	}
-	return &Client{url: o.URL, header: h, http: &http.Client{Transport: tr, Timeout: o.Timeout}}, nil
+	shown := o.URL
+	if u, err := url.Parse(o.URL); err == nil {
+		shown = u.Redacted()
+	}
+	return &Client{url: o.URL, shown: shown, header: h, http: &http.Client{Transport: tr, Timeout: o.Timeout}}, nil
 }
 
 // BasicAuth returns the Authorization header value for user and password.
@@ -103,7 +108,7 @@ func (c *Client) Send(ctx context.Context, r delivery.Request) delivery.Response
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return delivery.Response{Err: fmt.Errorf("POST %s: %w", c.url, unwrapURLError(err))}
+		return delivery.Response{Err: fmt.Errorf("POST %s: %w", c.shown, unwrapURLError(err))}
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))

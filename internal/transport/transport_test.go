@@ -2,7 +2,14 @@ package transport
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -133,5 +140,97 @@ func TestBadCAFile(t *testing.T) {
 	_ = os.WriteFile(f, []byte("not a certificate"), 0o600)
 	if _, err := New(Options{TLS: config.TLS{CAFile: f}}); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// writeCA makes a CA and a client certificate signed by it, as PEM files.
+func writeCA(t *testing.T) (pool *x509.CertPool, certFile, keyFile string) {
+	t.Helper()
+	newKey := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	caKey, clientKey := newKey(), newKey()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kubeship test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	clientTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kubeship"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+	clientDER, err := x509.CreateCertificate(rand.Reader, clientTmpl, caCert, &clientKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(clientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: clientDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(caCert)
+	return pool, certFile, keyFile
+}
+
+// A server that requires client certificates accepts kubeship with
+// tls_crt_file/tls_key_file and refuses it without.
+func TestClientCertificate(t *testing.T) {
+	pool, certFile, keyFile := writeCA(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	srv.StartTLS()
+	defer srv.Close()
+	for _, tt := range []struct {
+		name string
+		tls  config.TLS
+		ok   bool
+	}{
+		{"with_client_cert", config.TLS{CertFile: certFile, KeyFile: keyFile}, true},
+		{"without_client_cert", config.TLS{}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := New(Options{URL: srv.URL, TLS: tt.tls, Timeout: time.Second}) // verify off: the server's own cert is not the point here
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp := c.Send(context.Background(), delivery.Request{})
+			if ok := resp.Err == nil && resp.Status == 204; ok != tt.ok {
+				t.Errorf("ok = %v (%+v)", ok, resp)
+			}
+		})
+	}
+}
+
+// proxy sends requests through the given HTTP proxy, not straight to the server.
+func TestProxy(t *testing.T) {
+	var via string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		via = r.URL.String() // a proxy sees the absolute URL
+		w.WriteHeader(202)
+	}))
+	defer proxy.Close()
+	c, err := New(Options{URL: "http://intake.invalid/api/v2/logs", Proxy: proxy.URL, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := c.Send(context.Background(), delivery.Request{}); resp.Err != nil || resp.Status != 202 {
+		t.Fatalf("resp %+v", resp)
+	}
+	if via != "http://intake.invalid/api/v2/logs" {
+		t.Errorf("proxy saw %q", via)
 	}
 }

@@ -1,0 +1,61 @@
+package integration
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/kubeship/kubeship/internal/event/eventtest"
+	"github.com/kubeship/kubeship/test/host"
+)
+
+// Secrets (apikey, http_passwd, bearer_token, a password in url) never
+// appear in anything the plugin writes, in failing runs of every kind:
+// unreachable server, rejections, bad configuration.
+func TestSecretsNeverAppearInOutput(t *testing.T) {
+	const secret = "hunter2-5ecret-value"
+	reject := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+	}))
+	defer reject.Close()
+	unreachable := "127.0.0.1:1"
+	tests := []struct {
+		name string
+		keys host.Instance
+	}{
+		{"url_password_unreachable", host.Instance{"url": "http://user:" + secret + "@" + unreachable + "/loki/api/v1/push"}},
+		{"url_password_rejected", host.Instance{"url": strings.Replace(reject.URL, "http://", "http://user:"+secret+"@", 1)}},
+		{"http_passwd_rejected", host.Instance{"url": reject.URL, "http_user": "u", "http_passwd": secret}},
+		{"bearer_token_unreachable", host.Instance{"url": "http://" + unreachable, "bearer_token": secret}},
+		{"apikey_unreachable", host.Instance{"destination": "datadog", "apikey": secret, "url": "http://" + unreachable + "/api/v2/logs"}},
+		{"apikey_rejected", host.Instance{"destination": "datadog", "apikey": secret, "url": reject.URL, "dd_tags": "env:x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.keys["retry_budget"] = "500ms"
+			tt.keys["timeout"] = "500ms"
+			h := host.Start(t, tt.keys)
+			rc := h.Flush(0, tag, eventtest.Chunk(true, fargate(t.Name(), 3)...))
+			if rc != host.FLB_OK && rc != host.FLB_RETRY {
+				t.Errorf("rc %d", rc)
+			}
+			h.Close()
+			if strings.Contains(h.Logs(), secret) {
+				t.Errorf("the secret appears in the plugin's output:\n%s", h.Logs())
+			}
+			if !strings.Contains(h.Logs(), "[error]") && !strings.Contains(h.Logs(), "[warn]") {
+				t.Errorf("the failure was not logged:\n%s", h.Logs())
+			}
+		})
+	}
+	// A bad configuration next to a secret: the error names the problem, not the secret.
+	_, err := host.StartOpts(t, host.Options{}, host.Instance{"destination": "datadog", "apikey": secret, "site": "nowhere"})
+	if err == nil {
+		t.Fatal("bad site accepted")
+	}
+	if strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "site") {
+		t.Errorf("init error: %v", fmt.Sprint(err))
+	}
+}
