@@ -59,3 +59,31 @@ func TestSecretsNeverAppearInOutput(t *testing.T) {
 		t.Errorf("init error: %v", fmt.Sprint(err))
 	}
 }
+
+// HTTPS_PROXY/HTTP_PROXY and NO_PROXY from the environment are honoured
+// (the `proxy` key overrides them).
+func TestProxyFromEnvironment(t *testing.T) {
+	var seen []string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Host)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer proxy.Close()
+	env := []string{"HTTP_PROXY=" + proxy.URL, "NO_PROXY=skipped.invalid"}
+	h, err := host.StartOpts(t, host.Options{Env: env},
+		host.Instance{"url": "http://loki.invalid/loki/api/v1/push", "retry_budget": "500ms"},
+		host.Instance{"url": "http://skipped.invalid/loki/api/v1/push", "retry_budget": "500ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := eventtest.Chunk(true, fargate(t.Name(), 2)...)
+	if rc := h.Flush(0, tag, chunk); rc != host.FLB_OK {
+		t.Errorf("through the proxy: rc %d\n%s", rc, h.Logs())
+	}
+	if rc := h.Flush(1, tag, chunk); rc != host.FLB_RETRY {
+		t.Errorf("NO_PROXY host (unresolvable, so no answer): rc %d, want FLB_RETRY", rc)
+	}
+	if fmt.Sprint(seen) != "[loki.invalid]" {
+		t.Errorf("the proxy saw %v, want only loki.invalid", seen)
+	}
+}
