@@ -106,7 +106,7 @@ func BenchmarkGzipLevels(b *testing.B) {
 		b.Fatal(err)
 	}
 	raw := batch.Requests()[0].Body
-	for _, level := range []int{gzip.BestSpeed, 3, gzip.DefaultCompression, gzip.BestCompression} {
+	for _, level := range []int{gzip.BestSpeed, 3, gzip.DefaultCompression, 7, gzip.BestCompression} {
 		b.Run(fmt.Sprint("level=", level), func(b *testing.B) {
 			w, _ := gzip.NewWriterLevel(nil, level)
 			var out bytes.Buffer

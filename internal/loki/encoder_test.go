@@ -1,6 +1,7 @@
 package loki
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strconv"
@@ -474,4 +475,43 @@ func FuzzEncode(f *testing.F) {
 			t.Fatalf("%d entries sent for %d records", n, b.Stats.Records)
 		}
 	})
+}
+
+// A batch reset and reused (as the sink pools them) encodes exactly what a
+// new batch does, whatever it held before.
+func TestResetBatchEncodesAsANewOne(t *testing.T) {
+	cfg, err := parse(config.Map{"labels": "tenant_test=$kubernetes['namespace_name']"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := New(cfg)
+	big, small := fargateChunk(), eventtest.Chunk(true, eventtest.Event{Time: time.Unix(1700000000, 5), Body: eventtest.FargateBody(3)})
+	bodies := func(b *Batch, chunk []byte) [][]byte {
+		if err := enc.Encode(b, "kube.var.log.containers.x", chunk); err != nil {
+			t.Fatal(err)
+		}
+		var out [][]byte
+		for _, r := range b.Requests(64 << 10) {
+			out = append(out, append([]byte(nil), r.Body...))
+		}
+		return out
+	}
+	var reused Batch
+	for i, chunk := range [][]byte{big, small, big, small} {
+		reused.Reset()
+		fresh := new(Batch)
+		got := bodies(&reused, chunk)
+		want := bodies(fresh, chunk)
+		if reused.Stats != fresh.Stats {
+			t.Errorf("round %d: stats %+v, want %+v", i, reused.Stats, fresh.Stats)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("round %d: %d requests, want %d", i, len(got), len(want))
+		}
+		for j := range got {
+			if !bytes.Equal(got[j], want[j]) {
+				t.Errorf("round %d: request %d differs from a new batch's", i, j)
+			}
+		}
+	}
 }

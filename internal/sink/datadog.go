@@ -1,17 +1,21 @@
 package sink
 
 import (
+	"sync"
+
 	"github.com/kubeship/kubeship/internal/config"
 	"github.com/kubeship/kubeship/internal/datadog"
-	"github.com/kubeship/kubeship/internal/delivery"
 )
 
 // datadogEncoder adapts datadog.Encoder to the sink.
-type datadogEncoder struct{ enc *datadog.Encoder }
+type datadogEncoder struct {
+	enc     *datadog.Encoder
+	batches *sync.Pool // *datadog.Batch, reused across flushes
+}
 
 func newDatadogEncoder(cfg *config.Config) datadogEncoder {
 	d := cfg.Datadog
-	return datadogEncoder{datadog.New(datadog.Options{
+	return datadogEncoder{batches: &sync.Pool{New: func() any { return new(datadog.Batch) }}, enc: datadog.New(datadog.Options{
 		Service: d.Service, Source: d.Source, Hostname: d.Hostname, Tags: d.Tags,
 		MessageKey: d.MessageKey, IncludeTagKey: d.IncludeTagKey, TagKey: d.TagKey, DateKey: d.DateKey,
 		KubernetesMetadata: cfg.KubernetesMetadata, LabelsAsTags: d.LabelsAsTags, Compress: d.Compress,
@@ -19,9 +23,11 @@ func newDatadogEncoder(cfg *config.Config) datadogEncoder {
 	})}
 }
 
-func (e datadogEncoder) encode(tag string, chunk []byte) ([]delivery.Request, int, []note, error) {
-	var b datadog.Batch
-	err := e.enc.Encode(&b, tag, chunk)
+func (e datadogEncoder) encode(tag string, chunk []byte) (encoded, error) {
+	b := e.batches.Get().(*datadog.Batch)
+	defer e.batches.Put(b) // requests do not share the batch's memory
+	b.Reset()
+	err := e.enc.Encode(b, tag, chunk)
 	st := b.Stats
 	notes := []note{
 		{"records_skipped_not_a_map", st.Skipped, "records whose body is not a map are skipped"},
@@ -29,5 +35,5 @@ func (e datadogEncoder) encode(tag string, chunk []byte) ([]delivery.Request, in
 		{"logs_truncated", st.TruncatedLogs, "logs over Datadog's 1 MB limit are truncated (marked ...TRUNCATED)"},
 		{"attributes_dropped", st.DroppedAttributes, "logs whose attributes alone exceed 1 MB are sent without their attributes"},
 	}
-	return b.Requests(), st.Records, notes, err
+	return encoded{b.Requests(), st.Records, notes, func() {}}, err
 }

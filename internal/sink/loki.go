@@ -2,9 +2,9 @@ package sink
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/kubeship/kubeship/internal/config"
-	"github.com/kubeship/kubeship/internal/delivery"
 	"github.com/kubeship/kubeship/internal/loki"
 )
 
@@ -13,15 +13,18 @@ type lokiEncoder struct {
 	enc       *loki.Encoder
 	batchSize int
 	maxLine   int
+	batches   *sync.Pool // *loki.Batch, reused across flushes (see loki.Batch.Reset)
 }
 
 func newLokiEncoder(cfg *config.Config) lokiEncoder {
-	return lokiEncoder{enc: loki.New(cfg), batchSize: cfg.BatchSize, maxLine: cfg.MaxLineSize}
+	return lokiEncoder{enc: loki.New(cfg), batchSize: cfg.BatchSize, maxLine: cfg.MaxLineSize,
+		batches: &sync.Pool{New: func() any { return new(loki.Batch) }}}
 }
 
-func (e lokiEncoder) encode(tag string, chunk []byte) ([]delivery.Request, int, []note, error) {
-	var b loki.Batch
-	err := e.enc.Encode(&b, tag, chunk)
+func (e lokiEncoder) encode(tag string, chunk []byte) (encoded, error) {
+	b := e.batches.Get().(*loki.Batch)
+	b.Reset()
+	err := e.enc.Encode(b, tag, chunk)
 	st := b.Stats
 	notes := []note{
 		{"records_skipped_not_a_map", st.Skipped, "records whose body is not a map are skipped"},
@@ -31,5 +34,7 @@ func (e lokiEncoder) encode(tag string, chunk []byte) ([]delivery.Request, int, 
 		{"label_values_truncated", st.TruncatedLabels, "label values longer than 2048 bytes are truncated"},
 		{"structured_metadata_dropped", st.DroppedMetadata, "structured metadata over 128 entries or 64 KB per line is dropped"},
 	}
-	return b.Requests(e.batchSize), st.Records, notes, err
+	// The requests' bodies live in the batch: it returns to the pool only
+	// once they are delivered.
+	return encoded{b.Requests(e.batchSize), st.Records, notes, func() { e.batches.Put(b) }}, err
 }

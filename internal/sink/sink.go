@@ -156,9 +156,18 @@ func newEncoder(cfg *config.Config) encoder {
 
 // encoder turns a chunk into one destination's requests.
 type encoder interface {
-	// encode returns the requests, how many records they hold, what was
-	// changed or skipped on the way, and the error that stopped decoding.
-	encode(tag string, chunk []byte) (reqs []delivery.Request, records int, notes []note, err error)
+	// encode returns the requests and the error that stopped decoding.
+	encode(tag string, chunk []byte) (encoded, error)
+}
+
+// encoded is a chunk's requests, how many records they hold, what was
+// changed or skipped on the way, and done, to call once the requests are
+// delivered (their memory is reused).
+type encoded struct {
+	reqs    []delivery.Request
+	records int
+	notes   []note
+	done    func()
 }
 
 // note counts records an encoder changed or skipped for one reason.
@@ -170,15 +179,16 @@ type note struct {
 
 // Flush delivers one chunk. chunk is only read during the call.
 func (s *Sink) Flush(tag string, chunk []byte) Status {
-	reqs, records, notes, decodeErr := s.enc.encode(tag, chunk)
-	s.count(notes)
+	enc, decodeErr := s.enc.encode(tag, chunk)
+	defer enc.done()
+	s.count(enc.notes)
 
 	// Fluent Bit resends a chunk byte for byte, so tag and bytes identify it.
 	var h maphash.Hash
 	h.SetSeed(s.seed)
 	h.WriteString(tag)
 	h.Write(chunk)
-	out := s.deliver.Deliver(s.ctx, h.Sum64(), reqs)
+	out := s.deliver.Deliver(s.ctx, h.Sum64(), enc.reqs)
 
 	s.mu.Lock()
 	s.totals["records_sent"] += out.Sent
@@ -204,7 +214,7 @@ func (s *Sink) Flush(tag string, chunk []byte) Status {
 	case decodeErr != nil:
 		// What could be read was delivered; the rest can never be read, so
 		// retrying would only repeat this.
-		s.log.Errorf("tag %s: malformed chunk, %d readable records delivered, the rest is dropped: %v", tag, records, decodeErr)
+		s.log.Errorf("tag %s: malformed chunk, %d readable records delivered, the rest is dropped: %v", tag, enc.records, decodeErr)
 		s.metrics.Flush("error")
 		return Error
 	}
