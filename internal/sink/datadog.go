@@ -32,8 +32,8 @@ func (e datadogEncoder) encode(tag string, chunk []byte) (encoded, error) {
 	notes := []note{
 		{"records_skipped_not_a_map", st.Skipped, "records whose body is not a map are skipped"},
 		{"records_malformed", st.Malformed, "records that could not be read are skipped"},
-		{"logs_truncated", st.TruncatedLogs, "logs over Datadog's 1 MB limit are truncated (marked ...TRUNCATED)"},
-		{"attributes_dropped", st.DroppedAttributes, "logs whose attributes alone exceed 1 MB are sent without their attributes"},
+		{"logs_truncated", st.TruncatedLogs, "logs larger than Datadog's 1 MB limit (or batch_size, when smaller) are truncated and end with ...TRUNCATED"},
+		{"attributes_dropped", st.DroppedAttributes, "logs whose attributes alone exceed 1 MB (or batch_size, when smaller) are sent without their attributes"},
 	}
 	return encoded{b.Requests(), st.Records, notes, func() {}}, err
 }
