@@ -128,6 +128,14 @@ func (p Path) String() string { return p.pattern }
 // IsTag reports whether the accessor reads the tag ($TAG, $TAG[n]).
 func (p Path) IsTag() bool { return p.tag }
 
+// Root is the record key the path starts at, "" for the tag.
+func (p Path) Root() string {
+	if p.tag || len(p.steps) == 0 {
+		return ""
+	}
+	return p.steps[0].key
+}
+
 // Keys returns the map keys of the path, and false if any step is an array index.
 func (p Path) Keys() ([]string, bool) {
 	keys := make([]string, 0, len(p.steps))

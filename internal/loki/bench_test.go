@@ -8,12 +8,22 @@ import (
 )
 
 // fargateChunk is 1000 Fargate-shaped records (about 1 KB each), as the
-// router sends them after the CRI parser and the kubernetes filter.
-func fargateChunk() []byte {
+// router sends them after the CRI parser and the kubernetes filter, from
+// 13 pods in turn: the worst case, since a real chunk holds one tag.
+func fargateChunk() []byte { return chunkOf(false) }
+
+// chunkOf builds the benchmark chunk; oneContainer gives every record the
+// first record's kubernetes map, as in a chunk of one tail tag.
+func chunkOf(oneContainer bool) []byte {
 	events := make([]eventtest.Event, 1000)
 	now := time.Now()
+	k8s := eventtest.FargateBody(0)["kubernetes"]
 	for i := range events {
-		events[i] = eventtest.Event{Time: now.Add(time.Duration(i) * time.Millisecond), Body: eventtest.FargateBody(i)}
+		body := eventtest.FargateBody(i)
+		if oneContainer {
+			body["kubernetes"] = k8s
+		}
+		events[i] = eventtest.Event{Time: now.Add(time.Duration(i) * time.Millisecond), Body: body}
 	}
 	return eventtest.Chunk(true, events...)
 }
@@ -21,24 +31,31 @@ func fargateChunk() []byte {
 // BenchmarkEncode measures decode → map → protobuf → snappy for a chunk;
 // ns/record is the figure to compare with Fluent Bit's own outputs.
 func BenchmarkEncode(b *testing.B) {
-	cfg, err := parse(nil)
-	if err != nil {
-		b.Fatal(err)
+	for _, bc := range []struct {
+		name         string
+		oneContainer bool
+	}{{"mixed_pods", false}, {"one_container", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg, err := parse(nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			enc := New(cfg)
+			chunk := chunkOf(bc.oneContainer)
+			b.SetBytes(int64(len(chunk)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			var batch Batch
+			for i := 0; i < b.N; i++ {
+				batch.Reset() // as the sink does with its pooled batches
+				if err := enc.Encode(&batch, "kube.var.log.containers.x", chunk); err != nil {
+					b.Fatal(err)
+				}
+				if reqs := batch.Requests(cfg.BatchSize); len(reqs) == 0 {
+					b.Fatal("no requests")
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/record")
+		})
 	}
-	enc := New(cfg)
-	chunk := fargateChunk()
-	b.SetBytes(int64(len(chunk)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	var batch Batch
-	for i := 0; i < b.N; i++ {
-		batch.Reset() // as the sink does with its pooled batches
-		if err := enc.Encode(&batch, "kube.var.log.containers.x", chunk); err != nil {
-			b.Fatal(err)
-		}
-		if reqs := batch.Requests(cfg.BatchSize); len(reqs) == 0 {
-			b.Fatal("no requests")
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/record")
 }

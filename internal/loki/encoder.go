@@ -40,6 +40,10 @@ type Encoder struct {
 	labels []config.Field // user labels in order, then kubernetes defaults
 	meta   []config.Field
 	line   lineWriter
+	// memoLabels: labels depend only on the tag and the kubernetes map
+	// (no accessor reads another part of the record), so records with the
+	// same map share them.
+	memoLabels bool
 }
 
 // Kubernetes defaults, with the label names Grafana's Kubernetes tooling uses.
@@ -60,7 +64,12 @@ func names(s ...string) [][]byte {
 
 // New builds an encoder for a validated config.
 func New(cfg *config.Config) *Encoder {
-	e := &Encoder{cfg: cfg, labels: cfg.Labels, meta: cfg.StructuredMetadata}
+	e := &Encoder{cfg: cfg, labels: cfg.Labels, meta: cfg.StructuredMetadata, memoLabels: true}
+	for _, f := range cfg.Labels {
+		if f.Path != nil && !f.Path.IsTag() && f.Path.Root() != "kubernetes" {
+			e.memoLabels = false
+		}
+	}
 	e.line = lineWriter{remove: removeTree{}, drop: cfg.DropSingleKey, kv: cfg.LineFormatKV}
 	// Keys used through accessors as labels or metadata leave the line, as in
 	// Fluent Bit's loki output.
@@ -100,6 +109,7 @@ type Batch struct {
 	strs       map[string]string // see intern
 	kept       int               // bytes kept this flush, to size the next arena
 	labels     int               // label adapters used this flush, likewise
+	memo       labelMemo         // the last record's labels, see add
 	raw        []byte            // a request's protobuf, before snappy
 	bodies     [][]byte          // request bodies, see request
 }
@@ -135,6 +145,16 @@ func (b *Batch) intern(s []byte) string {
 	return v
 }
 
+// labelMemo keeps what the last record's kubernetes map gave. Its slices
+// alias the chunk being encoded, so Encode clears it.
+type labelMemo struct {
+	k8s                []byte // the raw kubernetes map it was computed from
+	meta               kube.Meta
+	hasK8s             bool
+	labels             []byte
+	dropped, truncated int
+}
+
 type tenantBatch struct {
 	tenant  string
 	streams map[string]int
@@ -145,6 +165,7 @@ type tenantBatch struct {
 func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
 	var r entry.Reader
 	r.Reset(chunk)
+	b.memo = labelMemo{labels: b.memo.labels[:0]}
 	// One chunk holds one tag, so its metadata is read once.
 	fromTag, _ := kube.FromTag(tag, e.cfg.KubeTagPrefix)
 	for r.Next() {
@@ -159,60 +180,27 @@ func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
 
 func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) error {
 	body := en.Body
-	k8s, hasK8s := kube.Meta{}, en.Kubernetes != nil
-	if e.cfg.KubernetesMetadata || e.cfg.AutoKubernetesLabels {
-		if hasK8s {
-			k8s = kube.FromMap(en.Kubernetes)
-		}
-		if e.cfg.KubernetesMetadata {
-			k8s.Fill(fromTag)
-			hasK8s = hasK8s || len(fromTag.Namespace) > 0
-		}
-	}
 	buf := b.scratch[:0]
-
-	// Labels: user labels, auto kubernetes labels, then kubernetes defaults;
-	// the first of a name wins.
-	b.pairs = b.pairs[:0]
-	for _, f := range e.labels {
-		buf = b.addField(buf, &b.pairs, f, tag, body)
-	}
-	if hasK8s && e.cfg.AutoKubernetesLabels && k8s.Labels != nil {
-		_ = record.Each(k8s.Labels, func(k, v []byte) bool {
-			if t, ok := record.Text(v); ok {
-				b.pairs = addPair(b.pairs, k, t)
-			}
-			return true
-		})
-	}
-	if hasK8s && e.cfg.KubernetesMetadata {
-		for i, v := range [][]byte{k8s.Namespace, k8s.Container, k8s.App()} {
-			b.pairs = addPair(b.pairs, kubeLabels[i], v)
+	var (
+		k8s    kube.Meta
+		hasK8s bool
+		labels []byte
+	)
+	if m := &b.memo; e.memoLabels && m.k8s != nil && bytes.Equal(en.Kubernetes, m.k8s) {
+		// The records of a chunk come from one container: their kubernetes
+		// maps are byte for byte the same, and so are their labels.
+		k8s, hasK8s, labels = m.meta, m.hasK8s, m.labels
+		b.Stats.DroppedLabels += m.dropped
+		b.Stats.TruncatedLabels += m.truncated
+	} else {
+		dropped, truncated := b.Stats.DroppedLabels, b.Stats.TruncatedLabels
+		k8s, hasK8s = e.kubernetes(en.Kubernetes, fromTag)
+		buf, labels = e.selector(b, buf, tag, body, k8s, hasK8s)
+		if e.memoLabels && en.Kubernetes != nil {
+			*m = labelMemo{k8s: en.Kubernetes, meta: k8s, hasK8s: hasK8s, labels: append(m.labels[:0], labels...),
+				dropped: b.Stats.DroppedLabels - dropped, truncated: b.Stats.TruncatedLabels - truncated}
 		}
 	}
-	if len(b.pairs) == 0 {
-		b.pairs = append(b.pairs, defaultLabel)
-	}
-	if len(b.pairs) > maxLabelNames {
-		if b.Stats.DroppedLabels == 0 {
-			var names []string
-			for _, p := range b.pairs[maxLabelNames:] {
-				names = append(names, string(p.name))
-			}
-			b.Stats.FirstLabelDrop = fmt.Sprint(names)
-		}
-		b.Stats.DroppedLabels += len(b.pairs) - maxLabelNames
-		b.pairs = b.pairs[:maxLabelNames]
-	}
-	for i := range b.pairs {
-		if len(b.pairs[i].value) > maxLabelValueLength {
-			b.pairs[i].value = truncateUTF8(b.pairs[i].value, maxLabelValueLength)
-			b.Stats.TruncatedLabels++
-		}
-	}
-	labelsAt := len(buf)
-	buf = appendLabels(buf, b.pairs)
-	labels := buf[labelsAt:]
 
 	// Structured metadata: map keys, then explicit entries (which override),
 	// then kubernetes defaults.
@@ -268,6 +256,66 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 	s.Entries = append(s.Entries, pe)
 	b.Stats.Records++
 	return nil
+}
+
+// kubernetes reads a record's kubernetes map, completed from the tag.
+func (e *Encoder) kubernetes(raw []byte, fromTag kube.Meta) (k8s kube.Meta, ok bool) {
+	if !e.cfg.KubernetesMetadata && !e.cfg.AutoKubernetesLabels {
+		return k8s, false
+	}
+	if raw != nil {
+		k8s, ok = kube.FromMap(raw), true
+	}
+	if e.cfg.KubernetesMetadata {
+		k8s.Fill(fromTag)
+		ok = ok || len(fromTag.Namespace) > 0
+	}
+	return k8s, ok
+}
+
+// selector appends a record's stream selector to buf: user labels, auto
+// kubernetes labels, then kubernetes defaults; the first of a name wins.
+func (e *Encoder) selector(b *Batch, buf []byte, tag string, body []byte, k8s kube.Meta, hasK8s bool) ([]byte, []byte) {
+	b.pairs = b.pairs[:0]
+	for _, f := range e.labels {
+		buf = b.addField(buf, &b.pairs, f, tag, body)
+	}
+	if hasK8s && e.cfg.AutoKubernetesLabels && k8s.Labels != nil {
+		_ = record.Each(k8s.Labels, func(k, v []byte) bool {
+			if t, ok := record.Text(v); ok {
+				b.pairs = addPair(b.pairs, k, t)
+			}
+			return true
+		})
+	}
+	if hasK8s && e.cfg.KubernetesMetadata {
+		for i, v := range [][]byte{k8s.Namespace, k8s.Container, k8s.App()} {
+			b.pairs = addPair(b.pairs, kubeLabels[i], v)
+		}
+	}
+	if len(b.pairs) == 0 {
+		b.pairs = append(b.pairs, defaultLabel)
+	}
+	if len(b.pairs) > maxLabelNames {
+		if b.Stats.DroppedLabels == 0 {
+			var names []string
+			for _, p := range b.pairs[maxLabelNames:] {
+				names = append(names, string(p.name))
+			}
+			b.Stats.FirstLabelDrop = fmt.Sprint(names)
+		}
+		b.Stats.DroppedLabels += len(b.pairs) - maxLabelNames
+		b.pairs = b.pairs[:maxLabelNames]
+	}
+	for i := range b.pairs {
+		if len(b.pairs[i].value) > maxLabelValueLength {
+			b.pairs[i].value = truncateUTF8(b.pairs[i].value, maxLabelValueLength)
+			b.Stats.TruncatedLabels++
+		}
+	}
+	at := len(buf)
+	buf = appendLabels(buf, b.pairs)
+	return buf, buf[at:]
 }
 
 // addField evaluates a label field into pairs (skipping empty values).

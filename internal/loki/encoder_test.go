@@ -515,3 +515,50 @@ func TestResetBatchEncodesAsANewOne(t *testing.T) {
 		}
 	}
 }
+
+// Records of one container share their kubernetes map, so their labels are
+// computed once; labels that read other fields still differ per record, and
+// per-record counts stay exact.
+func TestLabelsOfRecordsSharingAKubernetesMap(t *testing.T) {
+	k8s := eventtest.FargateBody(0)["kubernetes"]
+	bodies := func(levels ...string) []map[string]any {
+		var out []map[string]any
+		for _, l := range levels {
+			out = append(out, map[string]any{"log": "x " + l, "lvl": l, "kubernetes": k8s})
+		}
+		return out
+	}
+	streams := func(s []sent) []string {
+		var out []string
+		for _, r := range s {
+			for _, st := range r.streams {
+				out = append(out, fmt.Sprintf("%s:%d", st.Labels, len(st.Entries)))
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	t.Run("label_from_another_field_differs_per_record", func(t *testing.T) {
+		s, _ := encode(t, config.Map{"labels": "lvl=$lvl", "kubernetes_metadata": "off"}, bodies("info", "warn", "info")...)
+		if got := streams(s); fmt.Sprint(got) != `[{lvl="info"}:2 {lvl="warn"}:1]` {
+			t.Errorf("streams %v", got)
+		}
+	})
+	t.Run("label_from_kubernetes_is_shared", func(t *testing.T) {
+		s, _ := encode(t, config.Map{"labels": "ns=$kubernetes['namespace_name']", "kubernetes_metadata": "off"}, bodies("a", "b", "c")...)
+		if got := streams(s); len(got) != 1 || !strings.HasSuffix(got[0], ":3") {
+			t.Errorf("streams %v", got)
+		}
+	})
+	t.Run("drops_counted_per_record", func(t *testing.T) {
+		var labels []string
+		for i := range 16 {
+			labels = append(labels, fmt.Sprintf("l%02d=v", i))
+		}
+		_, st := encode(t, config.Map{"labels": strings.Join(labels, ",")}, bodies("a", "b", "c")...)
+		// 16 static + namespace, container, app = 19 names: 4 dropped a record.
+		if st.DroppedLabels != 12 {
+			t.Errorf("DroppedLabels = %d, want 12", st.DroppedLabels)
+		}
+	})
+}
