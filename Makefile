@@ -50,7 +50,7 @@ e2e: build loki ## Real Fluent Bit ($$FLUENT_BIT or PATH) end-to-end tests; fail
 FUZZ_TARGETS := ./internal/event:FuzzReader ./internal/record:FuzzAppendJSON ./internal/record:FuzzSkip \
 	./internal/accessor:FuzzParse ./internal/loki:FuzzLabels ./internal/loki:FuzzEncode ./internal/config:FuzzParse \
 	./internal/entry:FuzzParseCRI ./internal/entry:FuzzJSONLevel ./internal/kube:FuzzFromTag \
-	./internal/datadog:FuzzTags ./internal/datadog:FuzzEncode
+	./internal/datadog:FuzzTags ./internal/datadog:FuzzEncode ./internal/datadog:FuzzCutUTF8
 
 fuzz-short: ## Run each fuzz target for FUZZTIME (10s)
 	@set -e; for t in $(FUZZ_TARGETS); do \
