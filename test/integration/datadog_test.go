@@ -256,3 +256,29 @@ func TestDatadogWrongAPIKey(t *testing.T) {
 		t.Errorf("dropped records not counted at exit:\n%s", h.Logs())
 	}
 }
+
+// A damaged chunk is delivered up to the damage and answered FLB_ERROR
+// with one clear line; the next chunk goes through.
+func TestDatadogMalformedChunkThenGood(t *testing.T) {
+	s := intake(t)
+	h := ddHost(t, s, nil)
+	p := fg.Pods()[0]
+	good := podChunk(p, 1, func(int) string { return "before damage" })
+	damaged := append(append([]byte{}, good...), 0x92, 0xc1) // a second event cut short
+	if rc := h.Flush(0, p.Tag(), damaged); rc != host.FLB_ERROR {
+		t.Errorf("damaged chunk rc %d, want FLB_ERROR", rc)
+	}
+	if !strings.Contains(h.Logs(), "malformed chunk, 1 readable records delivered") {
+		t.Errorf("no clear line:\n%s", h.Logs())
+	}
+	if rc := h.Flush(0, p.Tag(), podChunk(p, 1, func(int) string { return "after" })); rc != host.FLB_OK {
+		t.Errorf("next chunk rc %d", rc)
+	}
+	entries, err := s.WaitEntries(2, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries[0].Message != "before damage" || entries[1].Message != "after" {
+		t.Errorf("messages %q, %q", entries[0].Message, entries[1].Message)
+	}
+}
