@@ -48,6 +48,7 @@ e2e: build loki ## Real Fluent Bit ($$FLUENT_BIT or PATH) end-to-end tests; fail
 	KUBESHIP_REQUIRE_FLUENT_BIT=1 LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 -v ./test/e2e
 
 FUZZ_TARGETS := ./internal/event:FuzzReader ./internal/record:FuzzAppendJSON ./internal/record:FuzzSkip \
+	./internal/record:FuzzSkipKnown ./internal/loki:FuzzWire \
 	./internal/accessor:FuzzParse ./internal/loki:FuzzLabels ./internal/loki:FuzzEncode ./internal/config:FuzzParse \
 	./internal/entry:FuzzParseCRI ./internal/entry:FuzzJSONLevel ./internal/kube:FuzzFromTag \
 	./internal/datadog:FuzzTags ./internal/datadog:FuzzEncode ./internal/datadog:FuzzCutUTF8

@@ -47,12 +47,13 @@ type Reader struct {
 	joined int
 	fields []Field // the current record's, reused
 	first  []Field // the first part's of a split line
+	known  []byte  // the chunk's first kubernetes map, see record.SkipKnown
 }
 
 // Reset starts reading chunk.
 func (r *Reader) Reset(chunk []byte) {
 	r.events.Reset(chunk)
-	r.parts, r.joined = 0, 0
+	r.parts, r.joined, r.known = 0, 0, nil
 }
 
 // Next advances to the next entry.
@@ -61,8 +62,13 @@ func (r *Reader) Next() bool {
 	r.buf = r.buf[:0]
 	r.parts = 0
 	for r.events.Next() {
-		e, partial := read(r.events.Event(), r.fields[:0])
+		e, partial := read(r.events.Event(), r.fields[:0], r.known)
 		r.fields = e.Fields
+		if e.Kubernetes != nil && r.known == nil {
+			// The next records of the chunk most likely repeat this map.
+			r.known = e.Kubernetes
+			r.events.Known(e.Kubernetes)
+		}
 		if r.parts == 0 && !partial {
 			r.cur = e
 			return true
@@ -110,11 +116,11 @@ func (r *Reader) Joined() int { return r.joined }
 // read makes an entry of an event and reports whether it is a partial
 // line. It walks the body's top-level keys once: a record is read by every
 // destination, and each lookup by key would walk it again.
-func read(ev event.Event, fields []Field) (Entry, bool) {
+func read(ev event.Event, fields []Field, known []byte) (Entry, bool) {
 	e := Entry{Time: ev.Time, Body: ev.Body}
 	var timestamp, logtag []byte
 	bestLevel := len(levelKeys)
-	_ = record.Each(ev.Body, func(k, v []byte) bool {
+	_ = record.EachKnown(ev.Body, known, func(k, v []byte) bool {
 		fields = append(fields, Field{k, v})
 		switch string(k) {
 		case "log":

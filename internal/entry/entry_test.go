@@ -152,13 +152,13 @@ func TestLevel(t *testing.T) {
 		{map[string]any{"log": "x", "level": "debug"}, "debug"},
 	}
 	for _, tt := range tests {
-		e, _ := read(event.Event{Body: eventtest.Marshal(tt.body)}, nil)
+		e, _ := read(event.Event{Body: eventtest.Marshal(tt.body)}, nil, nil)
 		if got := string(e.Level()); got != tt.want {
 			t.Errorf("%v: level %q, want %q", tt.body, got, tt.want)
 		}
 	}
 	// A CRI message's JSON counts too.
-	e, _ := read(event.Event{Body: eventtest.Marshal(map[string]any{"log": `2026-11-22T10:00:00Z stdout F {"level":"error"}`})}, nil)
+	e, _ := read(event.Event{Body: eventtest.Marshal(map[string]any{"log": `2026-11-22T10:00:00Z stdout F {"level":"error"}`})}, nil, nil)
 	if string(e.Level()) != "error" {
 		t.Errorf("level of a CRI message: %q", e.Level())
 	}

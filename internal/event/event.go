@@ -49,6 +49,7 @@ type Reader struct {
 	err     error
 	skipped int
 	markers int
+	known   []byte // see Known
 }
 
 // Reset makes r read chunk from its start and clears the counts and error.
@@ -64,7 +65,7 @@ func (r *Reader) Reset(chunk []byte) {
 func (r *Reader) Next() bool {
 	for r.err == nil && r.off < len(r.chunk) {
 		start := r.off
-		ev, n, kind, err := decode(r.chunk[start:])
+		ev, n, kind, err := decode(r.chunk[start:], r.known)
 		if err != nil {
 			r.err = &Error{Index: r.index, Offset: start, Err: err}
 			r.ev = Event{}
@@ -85,6 +86,12 @@ func (r *Reader) Next() bool {
 	r.ev = Event{}
 	return false
 }
+
+// Known tells the reader a complete msgpack value that later events are
+// likely to repeat (a chunk's records share their kubernetes map), so it
+// can step over it without parsing it. It must alias the chunk or outlive
+// the reading.
+func (r *Reader) Known(v []byte) { r.known = v }
 
 // Event returns the current event: the one found by the last call to Next
 // that returned true.
@@ -128,7 +135,7 @@ const (
 
 // decode frames the event at the start of b and returns it with its encoded
 // length.
-func decode(b []byte) (ev Event, n int, k kind, err error) {
+func decode(b, known []byte) (ev Event, n int, k kind, err error) {
 	total := len(b)
 	size, p, err := msgp.ReadArrayHeaderBytes(b)
 	if err != nil {
@@ -168,7 +175,7 @@ func decode(b []byte) (ev Event, n int, k kind, err error) {
 		}
 	}
 	body := p
-	if p, err = skip("body", p, 1); err != nil {
+	if p, err = skipKnown("body", p, known); err != nil {
 		return ev, 0, 0, err
 	}
 	ev.Body = body[:len(body)-len(p)]
@@ -187,17 +194,25 @@ func decode(b []byte) (ev Event, n int, k kind, err error) {
 // skip skips n values; what names them in errors.
 func skip(what string, b []byte, n uint32) ([]byte, error) {
 	for ; n > 0; n-- {
-		rest, err := record.Skip(b)
-		if err != nil {
-			if errors.Is(err, record.ErrTruncated) {
-				return b, fmt.Errorf("%s: %w", what, ErrTruncated)
-			}
-			// rest is at the value that could not be read
-			return b, fmt.Errorf("%s: invalid msgpack byte 0x%02x inside it", what, rest[0])
+		var err error
+		if b, err = skipKnown(what, b, nil); err != nil {
+			return b, err
 		}
-		b = rest
 	}
 	return b, nil
+}
+
+// skipKnown skips one value, see record.SkipKnown.
+func skipKnown(what string, b, known []byte) ([]byte, error) {
+	rest, err := record.SkipKnown(b, known)
+	if err != nil {
+		if errors.Is(err, record.ErrTruncated) {
+			return b, fmt.Errorf("%s: %w", what, ErrTruncated)
+		}
+		// rest is at the value that could not be read
+		return b, fmt.Errorf("%s: invalid msgpack byte 0x%02x inside it", what, rest[0])
+	}
+	return rest, nil
 }
 
 func isArray(b []byte) bool {

@@ -1,19 +1,13 @@
 // Package loki maps Fluent Bit records to Loki streams and encodes push
-// requests (snappy-compressed protobuf built with github.com/grafana/loki/pkg/push).
+// requests: snappy-compressed protobuf of github.com/grafana/loki/pkg/push's
+// messages, written by hand (wire.go) and checked against its Unmarshal.
 package loki
 
 import (
 	"bytes"
 	"fmt"
-	"slices"
-	"time"
-	"unsafe"
-
-	"github.com/golang/snappy"
-	"github.com/grafana/loki/pkg/push"
 
 	"github.com/kubeship/kubeship/internal/config"
-	"github.com/kubeship/kubeship/internal/delivery"
 	"github.com/kubeship/kubeship/internal/entry"
 	"github.com/kubeship/kubeship/internal/kube"
 	"github.com/kubeship/kubeship/internal/record"
@@ -96,43 +90,23 @@ func New(cfg *config.Config) *Encoder {
 	return e
 }
 
-// Batch collects one flush's entries by tenant and stream.
+// Batch collects one flush's entries by tenant and stream, encoded (see
+// wire.go).
 type Batch struct {
 	tenants []*tenantBatch
 	Stats   Stats
 
-	scratch    []byte
-	pairs      []pair
-	meta       []pair
-	arena      []byte // holds the lines, see keep
-	labelArena []push.LabelAdapter
-	strs       map[string]string // see intern
-	kept       int               // bytes kept this flush, to size the next arena
-	labels     int               // label adapters used this flush, likewise
-	memo       labelMemo         // the last record's labels, see add
-	raw        []byte            // a request's protobuf, before snappy
-	bodies     [][]byte          // request bodies, see request
-}
-
-// keep returns b as a string that stays valid for the batch's life. Lines
-// are copied into a shared arena rather than one allocation each: the
-// profile of BenchmarkEncode showed per-record allocations dominating.
-func (b *Batch) keep(s []byte) string {
-	if len(s) == 0 {
-		return ""
-	}
-	b.kept += len(s)
-	if cap(b.arena)-len(b.arena) < len(s) {
-		b.arena = make([]byte, 0, max(64<<10, len(s)))
-	}
-	at := len(b.arena)
-	b.arena = append(b.arena, s...)
-	kept := b.arena[at:]
-	return unsafe.String(&kept[0], len(kept))
+	scratch []byte
+	pairs   []pair
+	meta    []pair
+	strs    map[string]string // see intern
+	memo    labelMemo         // the last record's labels, see add
+	raw     []byte            // a request's protobuf, before snappy
+	bodies  [][]byte          // request bodies, see request
 }
 
 // intern returns s as a string, one allocation per distinct value in the
-// batch: metadata values repeat across a pod's records.
+// batch: label sets and tenants repeat across a pod's records.
 func (b *Batch) intern(s []byte) string {
 	if v, ok := b.strs[string(s)]; ok {
 		return v
@@ -158,7 +132,7 @@ type labelMemo struct {
 type tenantBatch struct {
 	tenant  string
 	streams map[string]int
-	list    []push.Stream
+	list    []stream
 }
 
 // Encode maps every entry of chunk into b.
@@ -248,12 +222,10 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 	}
 	b.scratch = buf
 
-	pe := push.Entry{Timestamp: time.Unix(0, en.Time), Line: b.keep(line)}
-	if len(b.meta) > 0 {
-		pe.StructuredMetadata = b.metadata()
-	}
 	s := b.stream(tenant, labels)
-	s.Entries = append(s.Entries, pe)
+	off := len(s.data)
+	s.data = appendEntry(s.data, en.Time, line, b.metadata())
+	s.entries = append(s.entries, entryRef{ns: en.Time, off: off, end: len(s.data)})
 	b.Stats.Records++
 	return nil
 }
@@ -376,30 +348,23 @@ func setPair(pairs []pair, name, value []byte) []pair {
 	return append(pairs, pair{name: clean, value: value})
 }
 
-// metadata copies b.meta into a push label set within Loki's limits. The
-// sets are cut from one shared slice instead of allocated one per record.
-func (b *Batch) metadata() push.LabelsAdapter {
-	b.labels += len(b.meta)
-	if cap(b.labelArena)-len(b.labelArena) < len(b.meta) {
-		b.labelArena = make([]push.LabelAdapter, 0, max(1024, len(b.meta)))
-	}
-	at := len(b.labelArena)
-	out := b.labelArena[at:at]
-	size := 0
+// metadata returns b.meta within Loki's limits, values made valid UTF-8.
+func (b *Batch) metadata() []pair {
+	kept, size := 0, 0
 	for _, p := range b.meta {
 		size += len(p.name) + len(p.value)
-		if len(out) == maxMetadataEntries || size > maxMetadataBytes {
+		if kept == maxMetadataEntries || size > maxMetadataBytes {
 			b.Stats.DroppedMetadata++
 			continue
 		}
-		out = append(out, push.LabelAdapter{Name: b.intern(p.name), Value: b.intern(toValidUTF8(p.value))})
+		b.meta[kept] = pair{name: p.name, value: toValidUTF8(p.value)}
+		kept++
 	}
-	b.labelArena = b.labelArena[:at+len(out)]
-	return out[:len(out):len(out)]
+	return b.meta[:kept]
 }
 
 // stream returns the stream of tenant with the given selector, creating it.
-func (b *Batch) stream(tenant string, labels []byte) *push.Stream {
+func (b *Batch) stream(tenant string, labels []byte) *stream {
 	var t *tenantBatch
 	for _, tb := range b.tenants {
 		if tb.tenant == tenant {
@@ -408,7 +373,7 @@ func (b *Batch) stream(tenant string, labels []byte) *push.Stream {
 		}
 	}
 	if t == nil {
-		// A reset batch keeps its tenants' maps and streams' entry slices.
+		// A reset batch keeps its tenants' maps and streams' buffers.
 		if n := len(b.tenants); n < cap(b.tenants) {
 			t = b.tenants[:n+1][n]
 			t.tenant = tenant
@@ -424,21 +389,12 @@ func (b *Batch) stream(tenant string, labels []byte) *push.Stream {
 		t.streams[key] = i
 		if i < cap(t.list) {
 			t.list = t.list[:i+1]
-			t.list[i].Labels = key
+			t.list[i].labels = key
 		} else {
-			t.list = append(t.list, push.Stream{Labels: key})
+			t.list = append(t.list, stream{labels: key})
 		}
 	}
 	return &t.list[i]
-}
-
-// reuse empties s, or replaces it with room for n (and a quarter more)
-// when it held less.
-func reuse[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, 0, n+n/4)
-	}
-	return s[:0]
 }
 
 // Reset empties b for the next flush and keeps its memory: the profile of
@@ -449,141 +405,16 @@ func (b *Batch) Reset() {
 	for _, t := range b.tenants {
 		clear(t.streams)
 		for i := range t.list {
-			t.list[i] = push.Stream{Entries: t.list[i].Entries[:0]}
+			t.list[i] = stream{data: t.list[i].data[:0], entries: t.list[i].entries[:0]}
 		}
 		t.list = t.list[:0]
 	}
 	b.tenants = b.tenants[:0]
 	b.Stats = Stats{}
-	// One arena sized to the last flush's needs serves the next one.
-	b.arena = reuse(b.arena, b.kept)
-	b.labelArena = reuse(b.labelArena, b.labels)
-	b.kept, b.labels = 0, 0
 	b.bodies = b.bodies[:0]
-	// Interned label sets and metadata values repeat from flush to flush;
-	// the bound keeps a churn of pods from growing the map forever.
+	// Interned label sets repeat from flush to flush; the bound keeps a
+	// churn of pods from growing the map forever.
 	if len(b.strs) > 1<<14 {
 		clear(b.strs)
 	}
-}
-
-// Requests splits the batch into push requests of at most maxBytes of
-// entries each, one tenant per request, entries of a stream in time order.
-// The split depends only on the chunk and the config, so a chunk that
-// returns after FLB_RETRY yields the same requests.
-func (b *Batch) Requests(maxBytes int) []delivery.Request {
-	var reqs []delivery.Request
-	for _, t := range b.tenants {
-		var cur []push.Stream
-		size := 0
-		flush := func() {
-			if len(cur) > 0 {
-				reqs = append(reqs, b.request(t.tenant, cur))
-				cur, size = nil, 0
-			}
-		}
-		for _, s := range t.list {
-			slices.SortStableFunc(s.Entries, func(a, b push.Entry) int { return a.Timestamp.Compare(b.Timestamp) })
-			start := 0
-			streamSize := len(s.Labels)
-			for i, en := range s.Entries {
-				n := entrySize(en)
-				if size+streamSize+n > maxBytes && size > 0 {
-					if i > start {
-						cur = append(cur, push.Stream{Labels: s.Labels, Entries: s.Entries[start:i]})
-						start = i
-					}
-					flush()
-					streamSize = len(s.Labels)
-				}
-				size += n
-			}
-			cur = append(cur, push.Stream{Labels: s.Labels, Entries: s.Entries[start:]})
-			size += streamSize
-		}
-		flush()
-	}
-	return reqs
-}
-
-func entrySize(e push.Entry) int {
-	n := len(e.Line) + 16
-	for _, l := range e.StructuredMetadata {
-		n += len(l.Name) + len(l.Value) + 4
-	}
-	return n
-}
-
-// request encodes streams as a snappy protobuf push request whose body
-// lives in the batch's buffers (reused after Reset), so that steady flushing
-// allocates no request memory.
-func (b *Batch) request(tenant string, streams []push.Stream) delivery.Request {
-	n := len(b.bodies)
-	if n < cap(b.bodies) {
-		b.bodies = b.bodies[:n+1]
-	} else {
-		b.bodies = append(b.bodies, nil)
-	}
-	var raw []byte
-	raw, b.raw = marshal(b.raw, streams)
-	b.bodies[n] = snappy.Encode(b.bodies[n][:cap(b.bodies[n])], raw)
-	return newRequest(tenant, streams, b.bodies[n])
-}
-
-// marshal encodes a push request into buf, grown as needed.
-func marshal(buf []byte, streams []push.Stream) (raw, grown []byte) {
-	req := push.PushRequest{Streams: streams}
-	size := req.Size()
-	if cap(buf) < size {
-		buf = make([]byte, size)
-	}
-	if _, err := req.MarshalToSizedBuffer(buf[:size]); err != nil {
-		// Marshal of in-memory structs fails only on a programming error.
-		panic(fmt.Sprintf("loki: marshal push request: %v", err))
-	}
-	return buf[:size], buf
-}
-
-// newRequest wraps a snappy protobuf body.
-func newRequest(tenant string, streams []push.Stream, body []byte) delivery.Request {
-	records := 0
-	for _, s := range streams {
-		records += len(s.Entries)
-	}
-	r := delivery.Request{
-		Body:    body,
-		Records: records,
-		Header:  map[string]string{"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"},
-	}
-	if tenant != "" {
-		r.Header["X-Scope-OrgID"] = tenant
-	}
-	if records > 1 {
-		r.Split = func() []delivery.Request { return splitStreams(tenant, streams, records) }
-	}
-	return r
-}
-
-// splitStreams halves a request's entries, for a 413 answer.
-func splitStreams(tenant string, streams []push.Stream, records int) []delivery.Request {
-	half := records / 2
-	var a, b []push.Stream
-	for _, s := range streams {
-		switch n := len(s.Entries); {
-		case half >= n:
-			a = append(a, s)
-			half -= n
-		case half > 0:
-			a = append(a, push.Stream{Labels: s.Labels, Entries: s.Entries[:half]})
-			b = append(b, push.Stream{Labels: s.Labels, Entries: s.Entries[half:]})
-			half = 0
-		default:
-			b = append(b, s)
-		}
-	}
-	encode := func(streams []push.Stream) delivery.Request {
-		raw, _ := marshal(nil, streams)
-		return newRequest(tenant, streams, snappy.Encode(nil, raw))
-	}
-	return []delivery.Request{encode(a), encode(b)}
 }

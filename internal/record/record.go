@@ -137,7 +137,10 @@ func Get(m []byte, key string) (val []byte, ok bool) {
 // or its JSON form for an extension. val is the raw msgpack of the value,
 // checked to be complete. Each returns an error when m is not a map or is
 // malformed; entries before the fault have been passed to fn.
-func Each(m []byte, fn func(key, val []byte) bool) error {
+func Each(m []byte, fn func(key, val []byte) bool) error { return EachKnown(m, nil, fn) }
+
+// EachKnown is Each with values skipped by [SkipKnown].
+func EachKnown(m, known []byte, fn func(key, val []byte) bool) error {
 	n, b, err := msgp.ReadMapHeaderBytes(m)
 	if err != nil {
 		return mapError(m, err)
@@ -154,7 +157,7 @@ func Each(m []byte, fn func(key, val []byte) bool) error {
 			}
 			k = scratch
 		}
-		end, err := Skip(rest)
+		end, err := SkipKnown(rest, known)
 		if err != nil {
 			return fmt.Errorf("map value %d: %w", i, err)
 		}

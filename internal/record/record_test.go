@@ -592,3 +592,40 @@ func FuzzSkip(f *testing.F) {
 		}
 	})
 }
+
+// SkipKnown ends where Skip ends, whatever the known value: one found in
+// the input (so that it matches), or a value the input only begins like.
+func FuzzSkipKnown(f *testing.F) {
+	body := mp(eventtest.FargateBody(0))
+	f.Add(body, 0)
+	f.Add(append(mp(eventtest.FargateBody(1)), body...), 3)
+	f.Add([]byte{0x92, 0x81, 0xa1, 'a', 0x01, 0x81, 0xa1, 'a', 0x02}, 1)
+	f.Fuzz(func(t *testing.T, in []byte, at int) {
+		want, wantErr := record.Skip(in)
+		// known: the value that starts at offset at of the input, if any.
+		if at < 0 || at >= len(in) {
+			return
+		}
+		end, err := record.Skip(in[at:])
+		if err != nil {
+			return
+		}
+		known := in[at : len(in)-len(end)]
+		got, gotErr := record.SkipKnown(in, known)
+		if (gotErr == nil) != (wantErr == nil) || (gotErr == nil && len(got) != len(want)) {
+			t.Fatalf("SkipKnown(known=%x) = %d bytes left, %v; Skip = %d, %v", known, len(got), gotErr, len(want), wantErr)
+		}
+		// EachKnown sees the same entries as Each.
+		var a, b [][]byte
+		errA := record.Each(in, func(k, v []byte) bool { a = append(a, k, v); return true })
+		errB := record.EachKnown(in, known, func(k, v []byte) bool { b = append(b, k, v); return true })
+		if (errA == nil) != (errB == nil) || len(a) != len(b) {
+			t.Fatalf("EachKnown: %d parts, %v; Each: %d, %v", len(b), errB, len(a), errA)
+		}
+		for i := range a {
+			if !bytes.Equal(a[i], b[i]) {
+				t.Fatalf("EachKnown part %d = %x, Each %x", i, b[i], a[i])
+			}
+		}
+	})
+}

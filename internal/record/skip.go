@@ -4,13 +4,29 @@ package record
 // that the value is complete. It does what msgp.Skip does, iteratively
 // (faster: see BenchmarkSkip), and places no limit on nesting. On error, rest
 // starts at the value that could not be read.
-func Skip(v []byte) (rest []byte, err error) {
+func Skip(v []byte) (rest []byte, err error) { return SkipKnown(v, nil) }
+
+// SkipKnown is Skip that steps over known, a complete value seen before,
+// wherever it recurs, by comparing bytes instead of parsing: msgpack is
+// self-delimiting, so bytes that start with a whole value are that value.
+// Every record of a chunk carries the same kubernetes map, the largest part
+// of the record, and parsing it twice per record (to find the event, then
+// its fields) was a sixth of BenchmarkEncode.
+func SkipKnown(v, known []byte) (rest []byte, err error) {
 	b := v
+	k0 := byte(0xc1) // never used by msgpack: no byte matches when known is empty
+	if len(known) > 0 {
+		k0 = known[0]
+	}
 	for pending := 1; pending > 0; pending-- {
 		if len(b) == 0 {
 			return b, ErrTruncated
 		}
 		c := b[0]
+		if c == k0 && len(known) > 0 && len(b) >= len(known) && string(b[:len(known)]) == string(known) {
+			b = b[len(known):]
+			continue
+		}
 		if c < 0xc0 {
 			switch {
 			case c <= 0x7f: // positive fixint
