@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/kubeship/kubeship/internal/event/eventtest"
-	fg "github.com/kubeship/kubeship/test/fargate"
 	"github.com/kubeship/kubeship/test/ddintake"
+	fg "github.com/kubeship/kubeship/test/fargate"
 	"github.com/kubeship/kubeship/test/host"
 )
 
