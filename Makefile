@@ -66,8 +66,17 @@ fuzz: ## Run each fuzz target for 5 minutes
 demo: build loki ## Plugin + real Loki + Fluent Bit (or the test host): print what arrived
 	$(GO) run ./test/demo -loki $(LOKI) -so $(SO) -host $(HOST)
 
-bench: ## Go microbenchmarks of the hot path
+GRAFANA_LOKI := $(BUILD)/perf/out_grafana_loki.so
+
+$(GRAFANA_LOKI): test/loki/go.mod test/loki/go.sum
+	@mkdir -p $(BUILD)/perf
+	cd test/loki && $(GO) build -buildmode=c-shared -trimpath -ldflags "-s -w" -o ../../$@ github.com/grafana/loki/v3/clients/cmd/fluent-bit
+
+PERF_FLAGS ?= -n 500000 -repeat 3
+
+bench: build $(GRAFANA_LOKI) ## Go microbenchmarks, then Fluent Bit's outputs side by side with a real Fluent Bit (build/perf/)
 	$(GO) test -run='^$$' -bench=. -benchmem ./internal/...
+	$(GO) run ./test/perf $(PERF_FLAGS)
 
 clean: ## Remove build outputs
 	rm -rf $(BUILD)

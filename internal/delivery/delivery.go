@@ -81,17 +81,27 @@ type Deliverer struct {
 const ledgerSize = 4096
 
 // Deliver sends reqs, the requests built from one chunk identified by key
-// (a hash of its tag and bytes).
-func (d *Deliverer) Deliver(ctx context.Context, key uint64, reqs []Request) Outcome {
+// (a hash of its tag and bytes). key is called only when the ledger is
+// consulted: hashing every chunk cost a sixth of a flush's CPU in a real
+// Fluent Bit, and the ledger is empty unless chunks are being retried.
+func (d *Deliverer) Deliver(ctx context.Context, key func() uint64, reqs []Request) Outcome {
+	var k uint64
+	hashed := false
+	keyOf := func() uint64 {
+		if !hashed {
+			k, hashed = key(), true
+		}
+		return k
+	}
 	out := Outcome{Dropped: map[string]int{}}
-	done := d.take(key, len(reqs))
+	done := d.take(keyOf, len(reqs))
 	deadline := time.Now().Add(d.Budget)
 	for i, r := range reqs {
 		if done[i] {
 			continue
 		}
 		if !d.send(ctx, r, deadline, &out) {
-			d.keep(key, done)
+			d.keep(keyOf(), done)
 			out.Result = Retry
 			return out
 		}
@@ -184,11 +194,18 @@ func (d *Deliverer) backOff() backoff.BackOff {
 
 // take returns the done-marks of a chunk's requests, removing them from
 // the ledger (a concurrent flush of the same chunk starts fresh).
-func (d *Deliverer) take(key uint64, n int) []bool {
+func (d *Deliverer) take(key func() uint64, n int) []bool {
+	d.mu.Lock()
+	empty := len(d.ledger) == 0
+	d.mu.Unlock()
+	if empty {
+		return make([]bool, n)
+	}
+	k := key() // outside the lock: it reads the whole chunk
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	done, ok := d.ledger[key]
-	delete(d.ledger, key)
+	done, ok := d.ledger[k]
+	delete(d.ledger, k)
 	if !ok || len(done) != n {
 		return make([]bool, n)
 	}

@@ -77,7 +77,7 @@ func TestDeliver(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &script{responses: tt.responses}
 			d, _ := newDeliverer(s, time.Second)
-			out := d.Deliver(context.Background(), 1, tt.reqs)
+			out := d.Deliver(context.Background(), constKey(1), tt.reqs)
 			if out.Result != tt.result || out.Sent != tt.sentRecs {
 				t.Errorf("result %v sent %d, want %v %d", out.Result, out.Sent, tt.result, tt.sentRecs)
 			}
@@ -106,7 +106,7 @@ func TestBudgetSpentReturnsRetryAndSkipsDoneRequestsNextTime(t *testing.T) {
 	s := &script{responses: append([]Response{{Status: 204}}, down...)}
 	d, l := newDeliverer(s, 50*time.Millisecond)
 	reqs := []Request{req("first", 1), req("second", 1)}
-	if out := d.Deliver(context.Background(), 42, reqs); out.Result != Retry || out.Sent != 1 {
+	if out := d.Deliver(context.Background(), constKey(42), reqs); out.Result != Retry || out.Sent != 1 {
 		t.Fatalf("first flush: %+v", out)
 	}
 	if !strings.Contains(strings.Join(l.lines, "\n"), "HTTP 503; retry budget spent") {
@@ -115,13 +115,13 @@ func TestBudgetSpentReturnsRetryAndSkipsDoneRequestsNextTime(t *testing.T) {
 	s.mu.Lock()
 	s.responses, s.sent = nil, nil
 	s.mu.Unlock()
-	out := d.Deliver(context.Background(), 42, reqs)
+	out := d.Deliver(context.Background(), constKey(42), reqs)
 	if out.Result != OK || strings.Join(s.sent, ",") != "second" {
 		t.Errorf("second flush %+v sent %v; want only the pending request", out, s.sent)
 	}
 	// Acknowledged: the chunk is forgotten, a third flush sends both again.
 	s.sent = nil
-	d.Deliver(context.Background(), 42, reqs)
+	d.Deliver(context.Background(), constKey(42), reqs)
 	if strings.Join(s.sent, ",") != "first,second" {
 		t.Errorf("after ack sent %v", s.sent)
 	}
@@ -131,7 +131,7 @@ func TestRetryAfterBeyondBudgetHandsBackAtOnce(t *testing.T) {
 	s := &script{responses: []Response{{Status: 429, RetryAfter: time.Hour}}}
 	d, _ := newDeliverer(s, 5*time.Second)
 	start := time.Now()
-	out := d.Deliver(context.Background(), 1, []Request{req("a", 1)})
+	out := d.Deliver(context.Background(), constKey(1), []Request{req("a", 1)})
 	if out.Result != Retry || time.Since(start) > time.Second {
 		t.Errorf("result %v after %s; want Retry at once", out.Result, time.Since(start))
 	}
@@ -141,7 +141,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	s := &script{responses: []Response{{Status: 429, RetryAfter: 300 * time.Millisecond}}}
 	d, _ := newDeliverer(s, 5*time.Second)
 	start := time.Now()
-	out := d.Deliver(context.Background(), 1, []Request{req("a", 1)})
+	out := d.Deliver(context.Background(), constKey(1), []Request{req("a", 1)})
 	if out.Result != OK || time.Since(start) < 300*time.Millisecond {
 		t.Errorf("result %v after %s; want OK after Retry-After", out.Result, time.Since(start))
 	}
@@ -154,7 +154,7 @@ func TestCancelStopsRetrying(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
-	if out := d.Deliver(ctx, 1, []Request{req("a", 1)}); out.Result != Retry {
+	if out := d.Deliver(ctx, constKey(1), []Request{req("a", 1)}); out.Result != Retry {
 		t.Errorf("result %v", out.Result)
 	}
 	if time.Since(start) > 5*time.Second {
@@ -170,10 +170,28 @@ func TestLedgerIsBounded(t *testing.T) {
 	if len(d.ledger) > ledgerSize || len(d.order) > 2*ledgerSize {
 		t.Errorf("ledger %d entries, order %d", len(d.ledger), len(d.order))
 	}
-	if done := d.take(3*ledgerSize-1, 2); !done[0] {
+	if done := d.take(constKey(3*ledgerSize-1), 2); !done[0] {
 		t.Error("newest chunk forgotten")
 	}
-	if done := d.take(0, 2); done[0] {
+	if done := d.take(constKey(0), 2); done[0] {
 		t.Error("oldest chunk kept past the bound")
+	}
+}
+
+// constKey is a chunk key that needs no hashing.
+func constKey(k uint64) func() uint64 { return func() uint64 { return k } }
+
+// A chunk is hashed only when the ledger may hold it or must keep it.
+func TestChunkHashedOnlyWhenNeeded(t *testing.T) {
+	d, _ := newDeliverer(&script{}, time.Second)
+	hashed := 0
+	key := func() uint64 { hashed++; return 7 }
+	if out := d.Deliver(context.Background(), key, []Request{req("a", 1)}); out.Result != OK || hashed != 0 {
+		t.Errorf("result %v, hashed %d times with an empty ledger, want 0", out.Result, hashed)
+	}
+	d.keep(9, []bool{true})
+	d.Deliver(context.Background(), key, []Request{req("a", 1)})
+	if hashed != 1 {
+		t.Errorf("hashed %d times with a ledger to consult, want 1", hashed)
 	}
 }

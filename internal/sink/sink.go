@@ -184,11 +184,14 @@ func (s *Sink) Flush(tag string, chunk []byte) Status {
 	s.count(enc.notes)
 
 	// Fluent Bit resends a chunk byte for byte, so tag and bytes identify it.
-	var h maphash.Hash
-	h.SetSeed(s.seed)
-	h.WriteString(tag)
-	h.Write(chunk)
-	out := s.deliver.Deliver(s.ctx, h.Sum64(), enc.reqs)
+	key := func() uint64 {
+		var h maphash.Hash
+		h.SetSeed(s.seed)
+		h.WriteString(tag)
+		h.Write(chunk)
+		return h.Sum64()
+	}
+	out := s.deliver.Deliver(s.ctx, key, enc.reqs)
 
 	s.mu.Lock()
 	s.totals["records_sent"] += out.Sent

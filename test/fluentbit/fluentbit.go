@@ -68,22 +68,24 @@ type Process struct {
 }
 
 // Start writes config (classic format) and a plugins file that loads so
-// into dir, and runs Fluent Bit with them. The config may use
+// (none when so is "") into dir, and runs Fluent Bit with them. The config may use
 // `Plugins_File plugins.conf`, which Start adds to [SERVICE] when absent.
 func Start(bin, so, dir, config string) (*Process, error) {
-	so, err := filepath.Abs(so)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(so); err != nil {
-		return nil, fmt.Errorf("plugin %s missing: run `make build`", so)
-	}
-	plugins := filepath.Join(dir, "plugins.conf")
-	if err := os.WriteFile(plugins, []byte("[PLUGINS]\n    Path "+so+"\n"), 0o644); err != nil {
-		return nil, err
-	}
-	if !strings.Contains(strings.ToLower(config), "plugins_file") {
-		config = strings.Replace(config, "[SERVICE]\n", "[SERVICE]\n    Plugins_File "+plugins+"\n", 1)
+	if so != "" { // "" runs Fluent Bit's own plugins only
+		so, err := filepath.Abs(so)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(so); err != nil {
+			return nil, fmt.Errorf("plugin %s missing: run `make build`", so)
+		}
+		plugins := filepath.Join(dir, "plugins.conf")
+		if err := os.WriteFile(plugins, []byte("[PLUGINS]\n    Path "+so+"\n"), 0o644); err != nil {
+			return nil, err
+		}
+		if !strings.Contains(strings.ToLower(config), "plugins_file") {
+			config = strings.Replace(config, "[SERVICE]\n", "[SERVICE]\n    Plugins_File "+plugins+"\n", 1)
+		}
 	}
 	conf := filepath.Join(dir, "fluent-bit.conf")
 	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
@@ -99,6 +101,9 @@ func Start(bin, so, dir, config string) (*Process, error) {
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	return p, nil
 }
+
+// PID is Fluent Bit's process id.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
 
 // Logs returns everything Fluent Bit printed so far.
 func (p *Process) Logs() string { return p.out.String() }

@@ -1,0 +1,252 @@
+// Command perf is `make perf`: a side-by-side benchmark of Fluent Bit
+// outputs. A real Fluent Bit runs the EKS Fargate router's pipeline (tail →
+// CRI parser → kubernetes filter, from conf/k8s/aws-logging.yaml) over a
+// deterministic corpus of Fargate-shaped container logs, once per output —
+// null (the baseline), built-in loki, loki + gzip, datadog, the grafana-loki
+// Go plugin, kubeship to Loki and to Datadog — into one counting HTTP sink
+// that decodes every request and checks that exactly N records arrived.
+// Runs are interleaved and repeated; the table has medians.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kubeship/kubeship/test/fargate"
+	"github.com/kubeship/kubeship/test/fluentbit"
+)
+
+// output is one contestant: its [OUTPUT] section (%d is the sink's port)
+// and the Go plugin it needs, if any.
+type output struct {
+	name, section, plugin string
+}
+
+func outputs(kubeship, grafanaLoki string) []output {
+	const loki = "    Name loki\n    Match kube.*\n    Host 127.0.0.1\n    Port %d\n    labels job=bench, namespace=$kubernetes['namespace_name'], container=$kubernetes['container_name']\n    remove_keys kubernetes\n    line_format json\n"
+	const ks = "    Name kubeship\n    Match kube.*\n"
+	return []output{
+		{"null", "    Name null\n    Match kube.*\n", ""},
+		{"loki", loki, ""},
+		{"loki gzip", loki + "    compress gzip\n", ""},
+		{"datadog gzip", "    Name datadog\n    Match kube.*\n    Host 127.0.0.1\n    Port %d\n    TLS off\n    compress gzip\n    apikey bench\n    dd_service bench\n    dd_source bench\n", ""},
+		{"grafana-loki", "    Name grafana-loki\n    Match kube.*\n    Url http://127.0.0.1:%d/loki/api/v1/push\n    Labels {job=\"bench\"}\n    LabelKeys container_name\n    RemoveKeys kubernetes\n    BatchWait 1s\n    BatchSize 1048576\n    LineFormat json\n", grafanaLoki},
+		{"kubeship loki", ks + "    url http://127.0.0.1:%d/loki/api/v1/push\n", kubeship},
+		{"kubeship loki w2", ks + "    Workers 2\n    url http://127.0.0.1:%d/loki/api/v1/push\n", kubeship},
+		{"kubeship datadog", ks + "    destination datadog\n    apikey bench\n    url http://127.0.0.1:%d/api/v2/logs\n", kubeship},
+		{"kubeship datadog w2", ks + "    Workers 2\n    destination datadog\n    apikey bench\n    url http://127.0.0.1:%d/api/v2/logs\n", kubeship},
+	}
+}
+
+func main() {
+	n := flag.Int("n", 200000, "records")
+	repeat := flag.Int("repeat", 3, "runs of each output, interleaved")
+	only := flag.String("only", "", "comma-separated outputs to run (null is always run)")
+	so := flag.String("so", "build/out_kubeship.so", "the kubeship plugin")
+	gl := flag.String("grafana-loki", "build/perf/out_grafana_loki.so", "the grafana-loki plugin (make perf builds it)")
+	out := flag.String("out", "build/perf", "where results.md and cpu.svg go")
+	flag.Parse()
+	bin, err := fluentbit.Find()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "perf:", err)
+		os.Exit(2)
+	}
+	if err := run(bin, *so, *gl, *out, *only, *n, *repeat); err != nil {
+		fmt.Fprintln(os.Stderr, "perf:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin, so, gl, outDir, only string, n, repeat int) error {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "kubeship-perf-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	corpus, err := writeCorpus(work, n)
+	if err != nil {
+		return err
+	}
+	s, err := startSink()
+	if err != nil {
+		return err
+	}
+	defer s.close()
+
+	var chosen []output
+	for _, o := range outputs(so, gl) {
+		if o.name != "null" && only != "" && !slices.Contains(strings.Split(only, ","), o.name) {
+			continue
+		}
+		if o.plugin != "" {
+			if _, err := os.Stat(o.plugin); err != nil {
+				fmt.Printf("skipping %s: %s missing\n", o.name, o.plugin)
+				continue
+			}
+		}
+		chosen = append(chosen, o)
+	}
+	fmt.Printf("%s (%s), %d records (%.0f MB of CRI lines, %d pods), %d runs of each\n",
+		bin, fluentbit.Version(bin), n, float64(corpus.bytes)/1e6, corpus.pods, repeat)
+	results := map[string][]result{}
+	for r := 0; r < repeat; r++ {
+		for _, o := range chosen {
+			res, err := runOne(bin, work, corpus, s, o, n)
+			if err != nil {
+				return fmt.Errorf("%s: %w", o.name, err)
+			}
+			fmt.Printf("  run %d %-20s cpu %6.2fs wall %6.2fs rss %4.0f MB delivered %d/%d\n", r+1, o.name, res.cpu, res.wall, res.rssMB, res.delivered, n)
+			results[o.name] = append(results[o.name], res)
+		}
+	}
+	table := report(chosen, results, n)
+	fmt.Println("\n" + table)
+	if err := os.WriteFile(filepath.Join(outDir, "results.md"), []byte(table), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(outDir, "cpu.svg"), []byte(chart(chosen, results, n)), 0o644)
+}
+
+// result is one run's measurements.
+type result struct {
+	cpu, wall, rssMB float64
+	delivered        int
+	requests         int
+	wire             int64
+}
+
+// runOne runs Fluent Bit over the corpus with one output until every
+// record is acknowledged by it (Fluent Bit's own output counters), then
+// reads its CPU time and peak RSS from /proc.
+func runOne(bin, work string, c corpus, s *sink, o output, n int) (result, error) {
+	dir, err := os.MkdirTemp(work, "run-")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "parsers.conf"), []byte(c.router.Parsers), 0o644); err != nil {
+		return result{}, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return result{}, err
+	}
+	section := o.section
+	if strings.Contains(section, "%d") {
+		section = fmt.Sprintf(section, s.port())
+	}
+	conf := fmt.Sprintf("[SERVICE]\n    Flush 1\n    Grace 5\n    Log_Level warn\n    Parsers_File parsers.conf\n"+
+		"    HTTP_Server On\n    HTTP_Listen 127.0.0.1\n    HTTP_Port %d\n\n", port) +
+		fargate.TailInput(c.dir) + "\n" + fargate.OfflineKubernetes(c.router.Filters, c.meta) + "\n[OUTPUT]\n" + section
+	s.reset()
+	start := time.Now()
+	fb, err := fluentbit.Start(bin, o.plugin, dir, conf)
+	if err != nil {
+		return result{}, err
+	}
+	defer func() { _ = fb.Stop(5 * time.Second) }()
+	deadline := start.Add(10 * time.Minute)
+	for {
+		done, err := acknowledged(port)
+		if err == nil && done >= n {
+			break
+		}
+		if fb.Exited() || time.Now().After(deadline) {
+			return result{}, fmt.Errorf("%d of %d records acknowledged (%v); Fluent Bit:\n%s", done, n, err, tail(fb.Logs()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	res := result{wall: time.Since(start).Seconds()}
+	if res.cpu, res.rssMB, err = usage(fb.PID()); err != nil {
+		return res, err
+	}
+	var errs []string
+	res.delivered, res.requests, res.wire, errs = s.stats()
+	if o.name == "null" {
+		res.delivered = n
+	}
+	if len(errs) > 0 {
+		return res, fmt.Errorf("the sink could not decode %d requests: %s", len(errs), errs[0])
+	}
+	return res, nil
+}
+
+// acknowledged sums the records Fluent Bit's outputs processed (FLB_OK),
+// from its HTTP server's /api/v1/metrics.
+func acknowledged(port int) (int, error) {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/metrics", port))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var m struct {
+		Output map[string]struct {
+			ProcRecords int `json:"proc_records"`
+		} `json:"output"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, o := range m.Output {
+		n += o.ProcRecords
+	}
+	return n, nil
+}
+
+// usage reads a process's CPU seconds (user + system, all threads) and
+// peak resident memory.
+func usage(pid int) (cpu, rssMB float64, err error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	cpu = (utime + stime) / 100 // USER_HZ is 100 on Linux
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			rssMB = kb / 1024
+		}
+	}
+	if rssMB == 0 {
+		return 0, 0, errors.New("no VmHWM in /proc/<pid>/status")
+	}
+	return cpu, rssMB, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func tail(s string) string {
+	if len(s) > 3000 {
+		return s[len(s)-3000:]
+	}
+	return s
+}
