@@ -9,7 +9,7 @@ LOKI := $(BUILD)/loki
 FUZZTIME ?= 10s
 GOFILES := $(shell find . -name '*.go' -not -path './build/*')
 
-.PHONY: help build loki test e2e lint unit fuzz-short fuzz demo bench clean
+.PHONY: help build loki test e2e test-faults lint unit fuzz-short fuzz demo bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ test: build loki lint ## Everything: unit, host, integration against a real Loki
 
 e2e: build loki ## Real Fluent Bit ($$FLUENT_BIT or PATH) end-to-end tests; fails when it is missing
 	KUBESHIP_REQUIRE_FLUENT_BIT=1 LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 -v ./test/e2e
+
+test-faults: build loki ## The full fault set: a minute of 429s, a 5-minute outage with an RSS plot (build/faults/)
+	KUBESHIP_FAULTS_FULL=1 LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 -timeout 30m -v ./test/faultinject
 
 FUZZ_TARGETS := ./internal/event:FuzzReader ./internal/record:FuzzAppendJSON ./internal/record:FuzzSkip \
 	./internal/record:FuzzSkipKnown ./internal/loki:FuzzWire \

@@ -321,6 +321,9 @@ func (h *Host) Close() (exitRC int) {
 	return h.exitRC
 }
 
+// PID is the host process's id (for /proc measurements).
+func (h *Host) PID() int { return h.cmd.Process.Pid }
+
 // Logs returns everything the host and plugin wrote to stderr (and the
 // plugin's stdout, which the host redirects there) so far. Once Start,
 // Flush or Close returns, Logs includes all output written before the host
