@@ -37,7 +37,7 @@ func TestDefaults(t *testing.T) {
 	if !c.KubernetesMetadata || c.AutoKubernetesLabels || c.DropSingleKey != DropRaw || c.LineFormatKV {
 		t.Errorf("mapping defaults: %+v", c)
 	}
-	if c.BatchSize != 1<<20 || c.MaxLineSize != 256<<10 || c.Timeout != 10*time.Second || c.RetryBudget != 30*time.Second {
+	if c.BatchSize != 1<<20 || c.MaxLineSize != 256<<10 || c.Timeout != 10*time.Second || c.RetryBudget != 4*time.Second {
 		t.Errorf("limits: batch %d line %d timeout %s budget %s", c.BatchSize, c.MaxLineSize, c.Timeout, c.RetryBudget)
 	}
 	if !c.TLS.Verify {

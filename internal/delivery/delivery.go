@@ -115,7 +115,7 @@ func (d *Deliverer) Deliver(ctx context.Context, key func() uint64, reqs []Reque
 func (d *Deliverer) send(ctx context.Context, r Request, deadline time.Time, out *Outcome) bool {
 	var bo backoff.BackOff
 	for {
-		resp := d.Sender.Send(ctx, r)
+		resp := d.sendWithin(ctx, r, deadline)
 		out.Attempts++
 		switch {
 		case resp.Err == nil && resp.Status >= 200 && resp.Status < 300:
@@ -158,6 +158,15 @@ func (d *Deliverer) send(ctx context.Context, r Request, deadline time.Time, out
 		}
 		out.Retries++
 	}
+}
+
+// sendWithin sends r, cut off at the flush's deadline: Fluent Bit waits for
+// running flushes before it stops (and with Workers 0 a flush holds its
+// engine), so no request may outlast the retry budget.
+func (d *Deliverer) sendWithin(ctx context.Context, r Request, deadline time.Time) Response {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	return d.Sender.Send(ctx, r)
 }
 
 // retryable reports statuses worth another try: timeouts, rate limits and

@@ -162,6 +162,27 @@ func TestCancelStopsRetrying(t *testing.T) {
 	}
 }
 
+// stall never answers; it returns when the request's context ends.
+type stall struct{}
+
+func (stall) Send(ctx context.Context, _ Request) Response {
+	<-ctx.Done()
+	return Response{Err: ctx.Err()}
+}
+
+func TestRequestIsCutOffAtTheBudget(t *testing.T) {
+	d, _ := newDeliverer(stall{}, 50*time.Millisecond)
+	start := time.Now()
+	out := d.Deliver(context.Background(), constKey(1), []Request{req("a", 1)})
+	if out.Result != Retry || out.Attempts != 1 {
+		t.Errorf("result %v after %d attempts, want retry after 1", out.Result, out.Attempts)
+	}
+	// Generous: the point is that the stalled request did not run on.
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("a stalled request held the flush for %s with a 50ms budget", took)
+	}
+}
+
 func TestLedgerIsBounded(t *testing.T) {
 	d, _ := newDeliverer(&script{}, time.Second)
 	for k := uint64(0); k < 3*ledgerSize; k++ {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/kubeship/kubeship/internal/event/eventtest"
+	"github.com/kubeship/kubeship/test/fargate"
+	"github.com/kubeship/kubeship/test/fluentbit"
 	"github.com/kubeship/kubeship/test/host"
 	"github.com/kubeship/kubeship/test/lokiserver"
 )
@@ -455,4 +457,62 @@ func writePlot(t *testing.T, samples []float64, dur time.Duration) {
 `, w+60, h+40, dur, 24, top, h+20, strings.Join(pts, " "))
 	_ = os.WriteFile(filepath.Join(dir, "memory.csv"), []byte(csv), 0o644)
 	_ = os.WriteFile(filepath.Join(dir, "memory.svg"), []byte(svg), 0o644)
+}
+
+// Shutdown during an outage, in a real Fluent Bit: Fluent Bit waits for a
+// running flush before it calls the plugin's exit (src/flb_output.c joins
+// the worker threads first), so a flush must end by itself: every request
+// is cut off at retry_budget (4s by default) and the chunk is handed back
+// to Fluent Bit's filesystem storage.
+func TestShutdownDuringOutageInFluentBit(t *testing.T) {
+	bin := fluentbit.Need(t)
+	root, err := host.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Start("http://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Set(Mode{Stall: time.Hour}, 0); err != nil { // hangs every request
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "containers")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pod := fargate.Pods()[0]
+	if err := fargate.WriteLogs(logs, pod, []fargate.Line{{Time: time.Now(), Stream: "stdout", Text: "during the outage"}}); err != nil {
+		t.Fatal(err)
+	}
+	conf := "[SERVICE]\n    Flush 0.2\n    Grace 5\n    Log_Level info\n    storage.path " + filepath.Join(dir, "storage") + "\n\n" +
+		fargate.TailInput(logs) + "    storage.type filesystem\n\n" +
+		"[OUTPUT]\n    Name kubeship\n    Match kube.*\n    Workers 1\n    url " + p.URL() + "/loki/api/v1/push\n"
+	fb, err := fluentbit.Start(bin, filepath.Join(root, "build", "out_kubeship.so"), dir, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRequests(p, 1, 10*time.Second)
+	if len(p.Requests()) == 0 {
+		fb.Kill()
+		t.Fatalf("kubeship never sent:\n%s", fb.Logs())
+	}
+	start := time.Now()
+	if err := fb.Stop(5 * time.Second); err != nil {
+		t.Errorf("%v\n%s", err, fb.Logs())
+	}
+	// A retry Fluent Bit starts at the end of Grace runs for up to one more
+	// retry_budget before the worker can stop.
+	if took, limit := time.Since(start), 5*time.Second+4*time.Second+2*time.Second; took > limit {
+		t.Errorf("Fluent Bit took %s to stop with a flush stuck in an outage, want within Grace + retry_budget + 2s = %s:\n%s", took, limit, fb.Logs())
+	}
+	if !strings.Contains(fb.Logs(), "retry budget spent, handing the chunk back") {
+		t.Errorf("the stuck flush was not handed back:\n%s", fb.Logs())
+	}
+	s := &scenario{name: "shutdown_during_outage_fluent_bit"}
+	rowsMu.Lock()
+	rows = append(rows, row{s.name, 1, 0, 0, 0})
+	rowsMu.Unlock()
 }
