@@ -11,10 +11,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/kubeship/kubeship/internal/event/eventtest"
-	"github.com/kubeship/kubeship/test/fargate"
-	"github.com/kubeship/kubeship/test/fluentbit"
+	"github.com/kubeship/kubeship/test/ddintake"
 	"github.com/kubeship/kubeship/test/host"
 	"github.com/kubeship/kubeship/test/lokiserver"
 )
@@ -60,34 +60,147 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// scenario is one test's world: a real Loki behind a fault proxy, and the
-// C host with the real .so sending to the proxy.
+// destination is what a scenario's records go to behind the proxy.
+type destination interface {
+	upstream(t *testing.T) string                             // base URL the proxy forwards to
+	keys(proxyURL, scenario string) host.Instance             // the output's keys to reach it through the proxy
+	arrived(t *testing.T, scenario string, want int) []string // lines that arrived, duplicates included
+}
+
+// lokiDest is a real Loki, shared by the tests; scenarios tell their
+// streams apart by a label.
+type lokiDest struct{}
+
+func (lokiDest) upstream(t *testing.T) string {
+	lokiOnce.Do(func() { loki, lokiErr = lokiserver.Start(lokiserver.Options{}) })
+	if lokiErr != nil {
+		t.Fatalf("real Loki: %v", lokiErr)
+	}
+	return loki.URL
+}
+
+func (lokiDest) keys(proxyURL, scenario string) host.Instance {
+	return host.Instance{"url": proxyURL + "/loki/api/v1/push", "labels": "scenario=" + scenario}
+}
+
+func (lokiDest) arrived(t *testing.T, scenario string, want int) []string {
+	t.Helper()
+	query := fmt.Sprintf(`{scenario=%q}`, scenario)
+	streams, err := loki.WaitFor(context.Background(), "", query, want, 30*time.Second)
+	if want == 0 {
+		time.Sleep(time.Second)
+		streams, err = loki.Query(context.Background(), "", query)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, st := range streams {
+		for _, e := range st.Entries {
+			lines = append(lines, e.Line)
+		}
+	}
+	return lines
+}
+
+// ddDest is the Datadog intake of test/ddintake, shared by the tests;
+// scenarios tell their logs apart by the message's first word.
+type ddDest struct{}
+
+const ddKey = "faultinject0123456789abcdef012345"
+
+var (
+	ddOnce sync.Once
+	dd     *ddintake.Server
+	ddErr  error
+)
+
+func (ddDest) upstream(t *testing.T) string {
+	ddOnce.Do(func() { dd, ddErr = ddintake.Start(ddintake.Options{APIKey: ddKey}) })
+	if ddErr != nil {
+		t.Fatalf("Datadog intake: %v", ddErr)
+	}
+	return strings.TrimSuffix(dd.URL(), ddintake.Path)
+}
+
+func (ddDest) keys(proxyURL, _ string) host.Instance {
+	return host.Instance{"destination": "datadog", "apikey": ddKey, "url": proxyURL + ddintake.Path}
+}
+
+func (ddDest) arrived(t *testing.T, scenario string, want int) []string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var lines []string
+		distinct := map[string]bool{}
+		for _, e := range dd.Entries() {
+			if strings.HasPrefix(e.Message, scenario+" ") {
+				lines = append(lines, e.Message)
+				distinct[e.Message] = true
+			}
+		}
+		if want == 0 {
+			time.Sleep(time.Second)
+			want = -1 // look once more, after a second
+			continue
+		}
+		if len(distinct) >= want || time.Now().After(deadline) {
+			return lines
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// dests runs a scenario against each destination.
+func dests(t *testing.T, run func(t *testing.T, d destination)) {
+	t.Run("loki", func(t *testing.T) { run(t, lokiDest{}) })
+	t.Run("datadog", func(t *testing.T) { run(t, ddDest{}) })
+}
+
+// scenario is one test's world: a destination behind a fault proxy, and
+// the C host with the real .so sending to the proxy.
 type scenario struct {
 	t     *testing.T
 	name  string
+	dest  destination
 	proxy *Proxy
 	host  *host.Host
 	lines map[string]bool
 	chunk int
 }
 
-func newScenario(t *testing.T, keys host.Instance) *scenario {
+func newScenario(t *testing.T, d destination, keys host.Instance) *scenario {
 	t.Helper()
-	lokiOnce.Do(func() { loki, lokiErr = lokiserver.Start(lokiserver.Options{}) })
-	if lokiErr != nil {
-		t.Fatalf("real Loki: %v", lokiErr)
-	}
-	p, err := Start(loki.URL)
+	p, err := Start(d.upstream(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
-	name := strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_"))
-	in := host.Instance{"url": p.URL() + "/loki/api/v1/push", "labels": "scenario=" + name, "retry_budget": "2s", "timeout": "1s"}
+	name := scenarioName(t)
+	in := d.keys(p.URL(), name)
+	in["retry_budget"], in["timeout"] = "2s", "1s"
 	for k, v := range keys {
 		in[k] = v
 	}
-	return &scenario{t: t, name: name, proxy: p, host: host.Start(t, in), lines: map[string]bool{}}
+	return &scenario{t: t, name: name, dest: d, proxy: p, host: host.Start(t, in), lines: map[string]bool{}}
+}
+
+// scenarioName makes TestAnswerLost/datadog read answer_lost_datadog.
+func scenarioName(t *testing.T) string {
+	var b strings.Builder
+	for i, r := range strings.TrimPrefix(t.Name(), "Test") {
+		switch {
+		case r == '/':
+			r = '_'
+		case unicode.IsUpper(r):
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // nextChunk is n records with lines unique to the scenario, timestamped
@@ -122,39 +235,41 @@ func (s *scenario) deliver(chunk []byte, onRetry func(attempt int)) int {
 	}
 }
 
-// check waits for want of the scenario's lines in Loki, reports lines
-// missing or unexpected, and records the scenario's row.
-func (s *scenario) check(want int) {
+// check waits for want of the scenario's lines at the destination, reports
+// lines missing or unexpected, and records the scenario's row. It returns
+// the duplicates that arrived.
+func (s *scenario) check(want int) int {
 	s.t.Helper()
-	streams, err := loki.WaitFor(context.Background(), "", fmt.Sprintf(`{scenario=%q}`, s.name), want, 30*time.Second)
-	if want == 0 {
-		time.Sleep(time.Second)
-		streams, err = loki.Query(context.Background(), "", fmt.Sprintf(`{scenario=%q}`, s.name))
-	}
-	if err != nil {
-		s.t.Fatal(err)
-	}
+	distinct, dups := countArrived(s.t, s.dest.arrived(s.t, s.name, want), s.lines, want)
+	s.record(len(s.lines), distinct, dups, s.host.PID())
+	return dups
+}
+
+// countArrived checks that exactly the lines in sent arrived, want of them,
+// and returns how many distinct lines arrived and how many extra copies.
+func countArrived(t *testing.T, lines []string, sent map[string]bool, want int) (distinct, dups int) {
+	t.Helper()
 	seen := map[string]int{}
-	entries := 0
-	for _, st := range streams {
-		for _, e := range st.Entries {
-			seen[e.Line]++
-			entries++
-			if !s.lines[e.Line] {
-				s.t.Errorf("unexpected line %q", e.Line)
-			}
+	for _, l := range lines {
+		seen[l]++
+		if !sent[l] {
+			t.Errorf("unexpected line %q", l)
 		}
 	}
 	if len(seen) != want {
-		s.t.Errorf("%d distinct lines arrived, want %d", len(seen), want)
+		t.Errorf("%d distinct lines arrived, want %d", len(seen), want)
 	}
-	s.record(len(s.lines), len(seen), entries-len(seen))
+	return len(seen), len(lines) - len(seen)
 }
 
-func (s *scenario) record(sent, arrived, duplicates int) {
-	rss, _ := peakRSS(s.host.PID())
+func (s *scenario) record(sent, arrived, duplicates, pid int) {
+	rss, _ := peakRSS(pid)
+	addRow(row{s.name, sent, arrived, duplicates, rss})
+}
+
+func addRow(r row) {
 	rowsMu.Lock()
-	rows = append(rows, row{s.name, sent, arrived, duplicates, rss})
+	rows = append(rows, r)
 	rowsMu.Unlock()
 }
 
@@ -188,88 +303,121 @@ func statusMB(status, field string) (float64, error) {
 // The destination is down at start, then comes back: the chunk handed back
 // with FLB_RETRY arrives once when Fluent Bit retries it.
 func TestDownAtStartThenBack(t *testing.T) {
-	s := newScenario(t, nil)
-	if err := s.proxy.Set(Mode{Refuse: true}, 0); err != nil {
-		t.Fatal(err)
-	}
-	chunk := s.nextChunk(200)
-	rc := s.deliver(chunk, func(attempt int) {
-		if attempt == 2 {
-			if err := s.proxy.Set(Mode{}, 0); err != nil {
-				t.Fatal(err)
-			}
+	dests(t, func(t *testing.T, d destination) {
+		s := newScenario(t, d, nil)
+		if err := s.proxy.Set(Mode{Refuse: true}, 0); err != nil {
+			t.Fatal(err)
 		}
+		chunk := s.nextChunk(200)
+		rc := s.deliver(chunk, func(attempt int) {
+			if attempt == 2 {
+				if err := s.proxy.Set(Mode{}, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+		if rc != host.FLB_OK {
+			t.Fatalf("rc %d after the destination came back\n%s", rc, s.host.Logs())
+		}
+		s.check(200)
 	})
-	if rc != host.FLB_OK {
-		t.Fatalf("rc %d after the destination came back\n%s", rc, s.host.Logs())
-	}
-	s.check(200)
 }
 
 // Down for a while in the middle of a stream of chunks: the chunks flushed
 // meanwhile are handed back, Fluent Bit goes on with the next ones and
 // retries those later, as its scheduler does.
 func TestOutageMidStream(t *testing.T) {
-	s := newScenario(t, host.Instance{"retry_budget": "500ms"})
-	var pending [][]byte
-	for i := range 9 {
-		switch i {
-		case 3:
-			if err := s.proxy.Set(Mode{Refuse: true}, 0); err != nil {
-				t.Fatal(err)
-			}
-		case 6:
-			if err := s.proxy.Set(Mode{}, 0); err != nil {
-				t.Fatal(err)
-			}
-			for _, c := range pending {
-				if rc := s.deliver(c, nil); rc != host.FLB_OK {
-					t.Fatalf("retried chunk: rc %d\n%s", rc, s.host.Logs())
+	dests(t, func(t *testing.T, d destination) {
+		s := newScenario(t, d, host.Instance{"retry_budget": "500ms"})
+		var pending [][]byte
+		for i := range 9 {
+			switch i {
+			case 3:
+				if err := s.proxy.Set(Mode{Refuse: true}, 0); err != nil {
+					t.Fatal(err)
+				}
+			case 6:
+				if err := s.proxy.Set(Mode{}, 0); err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range pending {
+					if rc := s.deliver(c, nil); rc != host.FLB_OK {
+						t.Fatalf("retried chunk: rc %d\n%s", rc, s.host.Logs())
+					}
 				}
 			}
+			chunk := s.nextChunk(100)
+			switch rc := s.host.Flush(0, "kube.var.log.containers.x", chunk); {
+			case rc == host.FLB_RETRY && i >= 3 && i < 6:
+				pending = append(pending, chunk)
+			case rc != host.FLB_OK:
+				t.Fatalf("chunk %d: rc %d\n%s", i, rc, s.host.Logs())
+			}
 		}
-		chunk := s.nextChunk(100)
-		switch rc := s.host.Flush(0, "kube.var.log.containers.x", chunk); {
-		case rc == host.FLB_RETRY && i >= 3 && i < 6:
-			pending = append(pending, chunk)
-		case rc != host.FLB_OK:
-			t.Fatalf("chunk %d: rc %d\n%s", i, rc, s.host.Logs())
+		if len(pending) != 3 {
+			t.Errorf("%d chunks handed back during the outage, want 3", len(pending))
 		}
-	}
-	if len(pending) != 3 {
-		t.Errorf("%d chunks handed back during the outage, want 3", len(pending))
-	}
-	s.check(900)
+		s.check(900)
+	})
 }
 
 // Resets mid-request and bursts of 500/502/503 are retried inside the flush.
 func TestTransientFaultsRetriedInFlush(t *testing.T) {
-	for _, f := range []struct {
-		name  string
-		modes []Mode
-	}{
-		{"reset", []Mode{{Reset: true}, {Reset: true}}},
-		{"5xx_burst", []Mode{{Status: 500}, {Status: 502}, {Status: 503}}},
-	} {
-		t.Run(f.name, func(t *testing.T) {
-			s := newScenario(t, host.Instance{"retry_budget": "10s"})
-			chunk := s.nextChunk(100)
-			// Each fault answers one request, in order.
-			done := make(chan int)
-			go func() { done <- s.host.Flush(0, "kube.var.log.containers.x", chunk) }()
-			for _, m := range f.modes {
-				if err := s.proxy.Set(m, 1); err != nil {
-					t.Fatal(err)
+	dests(t, func(t *testing.T, d destination) {
+		for _, f := range []struct {
+			name  string
+			modes []Mode
+		}{
+			{"reset", []Mode{{Reset: true}, {Reset: true}}},
+			{"5xx_burst", []Mode{{Status: 500}, {Status: 502}, {Status: 503}}},
+			{"429_without_retry_after", []Mode{{Status: 429}, {Status: 429}}},
+		} {
+			t.Run(f.name, func(t *testing.T) {
+				s := newScenario(t, d, host.Instance{"retry_budget": "10s"})
+				chunk := s.nextChunk(100)
+				// Each fault answers one request, in order.
+				done := make(chan int)
+				go func() { done <- s.host.Flush(0, "kube.var.log.containers.x", chunk) }()
+				for _, m := range f.modes {
+					if err := s.proxy.Set(m, 1); err != nil {
+						t.Fatal(err)
+					}
+					waitRequests(s.proxy, len(s.proxy.Requests())+1, 5*time.Second)
 				}
-				waitRequests(s.proxy, len(s.proxy.Requests())+1, 5*time.Second)
-			}
-			_ = s.proxy.Set(Mode{}, 0)
-			if rc := <-done; rc != host.FLB_OK {
-				t.Fatalf("rc %d\n%s", rc, s.host.Logs())
-			}
-			s.check(100)
-		})
-	}
+				_ = s.proxy.Set(Mode{}, 0)
+				if rc := <-done; rc != host.FLB_OK {
+					t.Fatalf("rc %d\n%s", rc, s.host.Logs())
+				}
+				s.check(100)
+			})
+		}
+	})
+}
+
+// The destination stores a request but its answer is lost: the plugin
+// cannot know and sends the request again. At-least-once means a copy:
+// Loki drops an exact duplicate (same stream, time and line), Datadog keeps
+// both.
+func TestAnswerLost(t *testing.T) {
+	dests(t, func(t *testing.T, d destination) {
+		s := newScenario(t, d, nil)
+		if err := s.proxy.Set(Mode{LoseAnswer: true}, 1); err != nil {
+			t.Fatal(err)
+		}
+		if rc := s.deliver(s.nextChunk(100), nil); rc != host.FLB_OK {
+			t.Fatalf("rc %d\n%s", rc, s.host.Logs())
+		}
+		if got := s.proxy.Outcomes()["answer_lost"]; got != 1 {
+			t.Fatalf("%d answers lost, want 1", got)
+		}
+		want := 0
+		if _, ok := d.(ddDest); ok {
+			want = 100
+		}
+		if dups := s.check(100); dups != want {
+			t.Errorf("%d duplicates seen, want %d", dups, want)
+		}
+	})
 }
 
 func waitRequests(p *Proxy, n int, timeout time.Duration) {
@@ -282,89 +430,95 @@ func waitRequests(p *Proxy, n int, timeout time.Duration) {
 // A retry storm: 429 with Retry-After: 1 for a while. The plugin waits as
 // told (never two requests within a second), then catches up.
 func TestRetryStorm(t *testing.T) {
-	storm := 4 * time.Second
-	if full {
-		storm = time.Minute
-	}
-	s := newScenario(t, host.Instance{"retry_budget": (storm + 10*time.Second).String()})
-	if err := s.proxy.Set(Mode{Status: 429, RetryAfter: "1"}, 0); err != nil {
-		t.Fatal(err)
-	}
-	chunk := s.nextChunk(100)
-	done := make(chan int)
-	go func() { done <- s.host.Flush(0, "kube.var.log.containers.x", chunk) }()
-	time.Sleep(storm)
-	stormRequests := s.proxy.Requests()
-	_ = s.proxy.Set(Mode{}, 0)
-	if rc := <-done; rc != host.FLB_OK {
-		t.Fatalf("rc %d\n%s", rc, s.host.Logs())
-	}
-	for i := 1; i < len(stormRequests); i++ {
-		if gap := stormRequests[i].Sub(stormRequests[i-1]); gap < 950*time.Millisecond {
-			t.Errorf("request %d came %s after the one before: Retry-After: 1 not honoured", i, gap)
+	dests(t, func(t *testing.T, d destination) {
+		storm := 4 * time.Second
+		if full {
+			storm = time.Minute
 		}
-	}
-	if max := int(storm/time.Second) + 1; len(stormRequests) > max {
-		t.Errorf("%d requests in a %s storm, want at most %d", len(stormRequests), storm, max)
-	}
-	s.check(100)
+		s := newScenario(t, d, host.Instance{"retry_budget": (storm + 10*time.Second).String()})
+		if err := s.proxy.Set(Mode{Status: 429, RetryAfter: "1"}, 0); err != nil {
+			t.Fatal(err)
+		}
+		chunk := s.nextChunk(100)
+		done := make(chan int)
+		go func() { done <- s.host.Flush(0, "kube.var.log.containers.x", chunk) }()
+		time.Sleep(storm)
+		stormRequests := s.proxy.Requests()
+		_ = s.proxy.Set(Mode{}, 0)
+		if rc := <-done; rc != host.FLB_OK {
+			t.Fatalf("rc %d\n%s", rc, s.host.Logs())
+		}
+		for i := 1; i < len(stormRequests); i++ {
+			if gap := stormRequests[i].Sub(stormRequests[i-1]); gap < 950*time.Millisecond {
+				t.Errorf("request %d came %s after the one before: Retry-After: 1 not honoured", i, gap)
+			}
+		}
+		if max := int(storm/time.Second) + 1; len(stormRequests) > max {
+			t.Errorf("%d requests in a %s storm, want at most %d", len(stormRequests), storm, max)
+		}
+		s.check(100)
+	})
 }
 
 // A slow destination: each request stalls past `timeout`; the flush gives
 // up within retry_budget (plus one request timeout) and hands the chunk back.
 func TestSlowDestination(t *testing.T) {
-	s := newScenario(t, host.Instance{"timeout": "1s", "retry_budget": "2s"})
-	if err := s.proxy.Set(Mode{Stall: 10 * time.Second}, 0); err != nil {
-		t.Fatal(err)
-	}
-	chunk := s.nextChunk(50)
-	start := time.Now()
-	rc := s.host.Flush(0, "kube.var.log.containers.x", chunk)
-	took := time.Since(start)
-	if rc != host.FLB_RETRY {
-		t.Errorf("rc %d, want FLB_RETRY", rc)
-	}
-	if limit := 2*time.Second + time.Second + 2*time.Second; took > limit {
-		t.Errorf("the flush took %s, want at most retry_budget + timeout + 2s = %s", took, limit)
-	}
-	_ = s.proxy.Set(Mode{}, 0)
-	if rc := s.deliver(chunk, nil); rc != host.FLB_OK {
-		t.Fatalf("rc %d once the destination is fast again", rc)
-	}
-	s.check(50)
+	dests(t, func(t *testing.T, d destination) {
+		s := newScenario(t, d, host.Instance{"timeout": "1s", "retry_budget": "2s"})
+		if err := s.proxy.Set(Mode{Stall: 10 * time.Second}, 0); err != nil {
+			t.Fatal(err)
+		}
+		chunk := s.nextChunk(50)
+		start := time.Now()
+		rc := s.host.Flush(0, "kube.var.log.containers.x", chunk)
+		took := time.Since(start)
+		if rc != host.FLB_RETRY {
+			t.Errorf("rc %d, want FLB_RETRY", rc)
+		}
+		if limit := 2*time.Second + time.Second + 2*time.Second; took > limit {
+			t.Errorf("the flush took %s, want at most retry_budget + timeout + 2s = %s", took, limit)
+		}
+		_ = s.proxy.Set(Mode{}, 0)
+		if rc := s.deliver(chunk, nil); rc != host.FLB_OK {
+			t.Fatalf("rc %d once the destination is fast again", rc)
+		}
+		s.check(50)
+	})
 }
 
 // Permanent rejections are never retried: one request, records dropped and
 // counted by reason.
 func TestPermanentErrorsAreNotRetried(t *testing.T) {
-	for _, f := range []struct {
-		status  int
-		records int
-		reason  string
-	}{
-		{400, 20, "status_400"},
-		{401, 20, "status_401"},
-		{403, 20, "status_403"},
-		{413, 1, "too_large"}, // a single record cannot be split
-	} {
-		t.Run(strconv.Itoa(f.status), func(t *testing.T) {
-			s := newScenario(t, nil)
-			if err := s.proxy.Set(Mode{Status: f.status}, 0); err != nil {
-				t.Fatal(err)
-			}
-			if rc := s.host.Flush(0, "kube.var.log.containers.x", s.nextChunk(f.records)); rc != host.FLB_OK {
-				t.Errorf("rc %d, want FLB_OK (nothing to retry)", rc)
-			}
-			if n := len(s.proxy.Requests()); n != 1 {
-				t.Errorf("%d requests, want 1", n)
-			}
-			s.record(f.records, 0, 0)
-			s.host.Close()
-			if want := fmt.Sprintf("records_dropped_%s=%d", f.reason, f.records); !strings.Contains(s.host.Logs(), want) {
-				t.Errorf("exit line lacks %s:\n%s", want, s.host.Logs())
-			}
-		})
-	}
+	dests(t, func(t *testing.T, d destination) {
+		for _, f := range []struct {
+			status  int
+			records int
+			reason  string
+		}{
+			{400, 20, "status_400"},
+			{401, 20, "status_401"},
+			{403, 20, "status_403"},
+			{413, 1, "too_large"}, // a single record cannot be split
+		} {
+			t.Run(strconv.Itoa(f.status), func(t *testing.T) {
+				s := newScenario(t, d, nil)
+				if err := s.proxy.Set(Mode{Status: f.status}, 0); err != nil {
+					t.Fatal(err)
+				}
+				if rc := s.host.Flush(0, "kube.var.log.containers.x", s.nextChunk(f.records)); rc != host.FLB_OK {
+					t.Errorf("rc %d, want FLB_OK (nothing to retry)", rc)
+				}
+				if n := len(s.proxy.Requests()); n != 1 {
+					t.Errorf("%d requests, want 1", n)
+				}
+				s.record(f.records, 0, 0, s.host.PID())
+				s.host.Close()
+				if want := fmt.Sprintf("records_dropped_%s=%d", f.reason, f.records); !strings.Contains(s.host.Logs(), want) {
+					t.Errorf("exit line lacks %s:\n%s", want, s.host.Logs())
+				}
+			})
+		}
+	})
 }
 
 // Memory stays bounded through an outage under steady input: every chunk
@@ -374,7 +528,7 @@ func TestMemoryDuringOutage(t *testing.T) {
 	if full {
 		dur = 5 * time.Minute
 	}
-	s := newScenario(t, host.Instance{"retry_budget": "100ms", "timeout": "100ms"})
+	s := newScenario(t, lokiDest{}, host.Instance{"retry_budget": "100ms", "timeout": "100ms"})
 	if err := s.proxy.Set(Mode{Refuse: true}, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -457,62 +611,4 @@ func writePlot(t *testing.T, samples []float64, dur time.Duration) {
 `, w+60, h+40, dur, 24, top, h+20, strings.Join(pts, " "))
 	_ = os.WriteFile(filepath.Join(dir, "memory.csv"), []byte(csv), 0o644)
 	_ = os.WriteFile(filepath.Join(dir, "memory.svg"), []byte(svg), 0o644)
-}
-
-// Shutdown during an outage, in a real Fluent Bit: Fluent Bit waits for a
-// running flush before it calls the plugin's exit (src/flb_output.c joins
-// the worker threads first), so a flush must end by itself: every request
-// is cut off at retry_budget (4s by default) and the chunk is handed back
-// to Fluent Bit's filesystem storage.
-func TestShutdownDuringOutageInFluentBit(t *testing.T) {
-	bin := fluentbit.Need(t)
-	root, err := host.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := Start("http://127.0.0.1:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if err := p.Set(Mode{Stall: time.Hour}, 0); err != nil { // hangs every request
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	logs := filepath.Join(dir, "containers")
-	if err := os.MkdirAll(logs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	pod := fargate.Pods()[0]
-	if err := fargate.WriteLogs(logs, pod, []fargate.Line{{Time: time.Now(), Stream: "stdout", Text: "during the outage"}}); err != nil {
-		t.Fatal(err)
-	}
-	conf := "[SERVICE]\n    Flush 0.2\n    Grace 5\n    Log_Level info\n    storage.path " + filepath.Join(dir, "storage") + "\n\n" +
-		fargate.TailInput(logs) + "    storage.type filesystem\n\n" +
-		"[OUTPUT]\n    Name kubeship\n    Match kube.*\n    Workers 1\n    url " + p.URL() + "/loki/api/v1/push\n"
-	fb, err := fluentbit.Start(bin, filepath.Join(root, "build", "out_kubeship.so"), dir, conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitRequests(p, 1, 10*time.Second)
-	if len(p.Requests()) == 0 {
-		fb.Kill()
-		t.Fatalf("kubeship never sent:\n%s", fb.Logs())
-	}
-	start := time.Now()
-	if err := fb.Stop(5 * time.Second); err != nil {
-		t.Errorf("%v\n%s", err, fb.Logs())
-	}
-	// A retry Fluent Bit starts at the end of Grace runs for up to one more
-	// retry_budget before the worker can stop.
-	if took, limit := time.Since(start), 5*time.Second+4*time.Second+2*time.Second; took > limit {
-		t.Errorf("Fluent Bit took %s to stop with a flush stuck in an outage, want within Grace + retry_budget + 2s = %s:\n%s", took, limit, fb.Logs())
-	}
-	if !strings.Contains(fb.Logs(), "retry budget spent, handing the chunk back") {
-		t.Errorf("the stuck flush was not handed back:\n%s", fb.Logs())
-	}
-	s := &scenario{name: "shutdown_during_outage_fluent_bit"}
-	rowsMu.Lock()
-	rows = append(rows, row{s.name, 1, 0, 0, 0})
-	rowsMu.Unlock()
 }

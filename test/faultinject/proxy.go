@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strconv"
@@ -23,6 +24,10 @@ type Mode struct {
 	Stall      time.Duration // answer only after this long
 	Status     int           // answer this status instead of forwarding
 	RetryAfter string        // with Status: the Retry-After header
+	// LoseAnswer forwards the request, so the destination stores it, then
+	// resets the connection instead of passing the answer on: the sender
+	// cannot know, retries, and the destination sees the records twice.
+	LoseAnswer bool
 }
 
 // Proxy forwards to an upstream unless a fault is set.
@@ -137,11 +142,23 @@ func (p *Proxy) take(outcome func(Mode) string) Mode {
 	return m
 }
 
+// reset closes the client's connection with a TCP RST.
+func reset(w http.ResponseWriter) {
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		if tcp, ok := conn.(*net.TCPConn); ok {
+			_ = tcp.SetLinger(0)
+		}
+		_ = conn.Close()
+	}
+}
+
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := p.take(func(m Mode) string {
 		switch {
 		case m.Reset:
 			return "reset"
+		case m.LoseAnswer:
+			return "answer_lost"
 		case m.Status != 0:
 			return strconv.Itoa(m.Status)
 		case m.Stall > 0:
@@ -153,12 +170,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case m.Reset:
 		// Read part of the body, then reset the connection.
 		_, _ = r.Body.Read(make([]byte, 512))
-		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-			if tcp, ok := conn.(*net.TCPConn); ok {
-				_ = tcp.SetLinger(0)
-			}
-			_ = conn.Close()
-		}
+		reset(w)
+		return
+	case m.LoseAnswer:
+		p.upstream.ServeHTTP(httptest.NewRecorder(), r)
+		reset(w)
 		return
 	case m.Stall > 0:
 		select {
