@@ -86,7 +86,11 @@ func New(o Options) (*Client, error) {
 	if u, err := url.Parse(o.URL); err == nil {
 		shown = u.Redacted()
 	}
-	return &Client{url: o.URL, shown: shown, header: h, http: &http.Client{Transport: tr, Timeout: o.Timeout}}, nil
+	// Redirects are not followed: they would carry the body and headers
+	// such as DD-API-KEY to a host the user did not configure.
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Client{url: o.URL, shown: shown, header: h,
+		http: &http.Client{Transport: tr, Timeout: o.Timeout, CheckRedirect: noRedirect}}, nil
 }
 
 // BasicAuth returns the Authorization header value for user and password.
@@ -113,10 +117,14 @@ func (c *Client) Send(ctx context.Context, r delivery.Request) delivery.Response
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswer)) // reuse the connection when cheap
+	msg := message(body)
+	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
+		msg = "redirected to " + loc + ", which kubeship does not follow: set url to the address that accepts the push"
+	}
 	return delivery.Response{
 		Status:     resp.StatusCode,
 		RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
-		Message:    message(body),
+		Message:    msg,
 	}
 }
 

@@ -55,6 +55,25 @@ func TestSendsHeadersAndBody(t *testing.T) {
 	}
 }
 
+// Only the configured host is contacted: a redirect elsewhere is answered
+// back, never followed with the body and the API key.
+func TestRedirectIsNotFollowed(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the redirect target was contacted with DD-API-KEY %q", r.Header.Get("DD-API-KEY"))
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.RedirectHandler(other.URL+"/elsewhere", http.StatusTemporaryRedirect))
+	defer srv.Close()
+	c, err := New(Options{URL: srv.URL, TLS: config.TLS{Verify: true}, Timeout: time.Second, Header: map[string]string{"DD-API-KEY": "secret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := c.Send(context.Background(), delivery.Request{Body: []byte("payload")})
+	if resp.Err != nil || resp.Status != http.StatusTemporaryRedirect || !strings.Contains(resp.Message, other.URL+"/elsewhere") {
+		t.Errorf("%+v, want the 307 and where it pointed", resp)
+	}
+}
+
 func TestAnswerStatusMessageAndRetryAfter(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "7")
