@@ -25,6 +25,7 @@ var instances atomic.Int32
 
 //export FLBPluginRegister
 func FLBPluginRegister(def unsafe.Pointer) int {
+	startProfile()
 	return output.FLBPluginRegister(def, "kubeship", "Kubernetes logs to Grafana Loki")
 }
 
@@ -68,6 +69,14 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
 
 //export FLBPluginExit
 func FLBPluginExit() int { return output.FLB_OK }
+
+// FLBPluginUnregister is called once, after every instance's exit, before
+// Fluent Bit unloads the plugin.
+//
+//export FLBPluginUnregister
+func FLBPluginUnregister(def unsafe.Pointer) {
+	stopProfile()
+}
 
 // keys reads configuration keys through Fluent Bit (config.Getter).
 type keys struct{ plugin unsafe.Pointer }
