@@ -173,10 +173,11 @@ func New(o Options) *Encoder {
 type Batch struct {
 	Stats Stats
 
-	enc    *Encoder
-	reader entry.Reader
-	buf    []byte // the log objects, back to back
-	ends   []int  // the end of each object in buf
+	enc     *Encoder
+	reader  entry.Reader
+	buf     []byte // the log objects, back to back
+	ends    []int  // the end of each object in buf
+	reqBufs []requestBuf
 
 	pod         podInfo
 	asTags      [][]byte // pod_labels_as_tags values of the current pod

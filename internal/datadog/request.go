@@ -20,23 +20,35 @@ import (
 // is. BestSpeed is the choice for a router that is CPU-bound.
 const gzipLevel = gzip.DefaultCompression
 
-// Pools of gzip writers (each holds about 1 MB of compression state) and of
-// the buffers request bodies are assembled in before compression.
+// gzipWriters pools gzip writers: each holds about 1 MB of compression state.
+var gzipWriters = sync.Pool{New: func() any {
+	w, err := gzip.NewWriterLevel(nil, gzipLevel)
+	if err != nil {
+		panic(err) // the level is a valid constant
+	}
+	return w
+}}
+
+// The requests' headers, shared and never written to.
 var (
-	gzipWriters = sync.Pool{New: func() any {
-		w, err := gzip.NewWriterLevel(nil, gzipLevel)
-		if err != nil {
-			panic(err) // the level is a valid constant
-		}
-		return w
-	}}
-	rawBuffers sync.Pool // *[]byte
+	jsonHeader = map[string]string{"Content-Type": "application/json"}
+	gzipHeader = map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}
 )
+
+// requestBuf is where a request's body is written, kept by the batch so
+// that its memory serves flush after flush: allocating each compressed
+// body fed the garbage collector about a tenth of a Datadog flush's CPU in
+// a real Fluent Bit (KUBESHIP_CPUPROFILE).
+type requestBuf struct {
+	body   []byte
+	starts []int32 // see request
+}
 
 // Requests encodes the batch as intake requests: JSON arrays of at most
 // MaxEntries logs and MaxBatchBytes bytes, in record order. The split
 // depends only on the chunk and the options, so a chunk that returns after
-// FLB_RETRY yields the same requests. The requests do not alias the batch.
+// FLB_RETRY yields the same requests. Their bodies live in the batch until
+// its next Reset.
 func (b *Batch) Requests() []delivery.Request {
 	e := b.enc
 	if e == nil || len(b.ends) == 0 {
@@ -58,63 +70,75 @@ func (b *Batch) Requests() []delivery.Request {
 			size += 1 + len(obj(end))
 			end++
 		}
-		reqs = append(reqs, e.request(end-first, func(i int) []byte { return obj(first + i) }))
+		if len(reqs) == len(b.reqBufs) {
+			b.reqBufs = append(b.reqBufs, requestBuf{})
+		}
+		reqs = append(reqs, e.request(&b.reqBufs[len(reqs)], end-first, func(i int) []byte { return obj(first + i) }))
 		first = end
 	}
 	return reqs
 }
 
-// request encodes n objects as one request.
-func (e *Encoder) request(n int, obj func(int) []byte) delivery.Request {
-	size := 1
+// request encodes n objects as one request into buf.
+func (e *Encoder) request(buf *requestBuf, n int, obj func(int) []byte) delivery.Request {
+	// starts[i] is where object i begins in the JSON array; it ends one
+	// byte before starts[i+1] (at its ',' or the closing ']'). Split uses
+	// them.
+	starts := buf.starts[:0]
+	at := int32(1)
 	for i := range n {
-		size += len(obj(i)) + 1
+		starts = append(starts, at)
+		at += int32(len(obj(i))) + 1
 	}
-	var raw []byte
-	var pooled *[]byte
+	starts = append(starts, at)
+	buf.starts = starts
+
+	r := delivery.Request{Records: n, Header: jsonHeader}
 	if e.o.Compress {
-		if p, ok := rawBuffers.Get().(*[]byte); ok {
-			pooled, raw = p, (*p)[:0]
+		// The objects go straight into the compressor, never copied into
+		// one array first.
+		w := gzipWriters.Get().(*gzip.Writer)
+		defer gzipWriters.Put(w)
+		out := bytes.NewBuffer(buf.body[:0])
+		w.Reset(out)
+		for i := range n {
+			sep := sepComma
+			if i == 0 {
+				sep = sepOpen
+			}
+			mustWrite(w.Write(sep))
+			mustWrite(w.Write(obj(i)))
 		}
+		mustWrite(w.Write(sepClose))
+		mustWrite(0, w.Close())
+		buf.body = out.Bytes()
+		r.Header = gzipHeader
+	} else {
+		raw := append(buf.body[:0], '[')
+		for i := range n {
+			if i > 0 {
+				raw = append(raw, ',')
+			}
+			raw = append(raw, obj(i)...)
+		}
+		buf.body = append(raw, ']')
 	}
-	if cap(raw) < size {
-		raw = make([]byte, 0, size)
-	}
-	// starts[i] is where object i begins in the array; it ends one byte
-	// before starts[i+1] (at its ',' or the closing ']'). Split uses them.
-	var starts []int32
+	r.Body = buf.body
 	if n > 1 {
-		starts = make([]int32, n+1)
-	}
-	raw = append(raw, '[')
-	for i := range n {
-		if i > 0 {
-			raw = append(raw, ',')
-		}
-		if starts != nil {
-			starts[i] = int32(len(raw))
-		}
-		raw = append(raw, obj(i)...)
-	}
-	raw = append(raw, ']')
-	if starts != nil {
-		starts[n] = int32(len(raw))
-	}
-	r := delivery.Request{Body: raw, Records: n, Header: map[string]string{"Content-Type": "application/json"}}
-	if e.o.Compress {
-		r.Body = compress(raw)
-		r.Header["Content-Encoding"] = "gzip"
-		if pooled == nil {
-			pooled = new([]byte)
-		}
-		*pooled = raw
-		rawBuffers.Put(pooled)
-	}
-	if starts != nil {
 		body := r.Body
 		r.Split = func() []delivery.Request { return e.split(body, starts) }
 	}
 	return r
+}
+
+var sepOpen, sepComma, sepClose = []byte("["), []byte(","), []byte("]")
+
+// mustWrite checks a write into a bytes.Buffer, which never fails, and
+// neither can a gzip writer over one.
+func mustWrite(_ int, err error) {
+	if err != nil {
+		panic(fmt.Sprintf("datadog: gzip: %v", err))
+	}
 }
 
 // split halves a request's logs, for a 413 answer.
@@ -127,25 +151,9 @@ func (e *Encoder) split(body []byte, starts []int32) []delivery.Request {
 	half := n / 2
 	obj := func(i int) []byte { return raw[starts[i] : starts[i+1]-1] }
 	return []delivery.Request{
-		e.request(half, obj),
-		e.request(n-half, func(i int) []byte { return obj(half + i) }),
+		e.request(&requestBuf{}, half, obj),
+		e.request(&requestBuf{}, n-half, func(i int) []byte { return obj(half + i) }),
 	}
-}
-
-func compress(raw []byte) []byte {
-	w := gzipWriters.Get().(*gzip.Writer)
-	defer gzipWriters.Put(w)
-	var out bytes.Buffer
-	out.Grow(len(raw)/4 + 64) // JSON logs compress about 5 to 10 times
-	w.Reset(&out)
-	// A bytes.Buffer never fails a write: neither can the writer.
-	if _, err := w.Write(raw); err != nil {
-		panic(fmt.Sprintf("datadog: gzip: %v", err))
-	}
-	if err := w.Close(); err != nil {
-		panic(fmt.Sprintf("datadog: gzip: %v", err))
-	}
-	return out.Bytes()
 }
 
 // decompress reads back a body compress wrote; it runs only to split a

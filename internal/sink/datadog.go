@@ -25,7 +25,6 @@ func newDatadogEncoder(cfg *config.Config) datadogEncoder {
 
 func (e datadogEncoder) encode(tag string, chunk []byte) (encoded, error) {
 	b := e.batches.Get().(*datadog.Batch)
-	defer e.batches.Put(b) // requests do not share the batch's memory
 	b.Reset()
 	err := e.enc.Encode(b, tag, chunk)
 	st := b.Stats
@@ -35,5 +34,7 @@ func (e datadogEncoder) encode(tag string, chunk []byte) (encoded, error) {
 		{"logs_truncated", st.TruncatedLogs, "logs larger than Datadog's 1 MB limit (or batch_size, when smaller) are truncated and end with ...TRUNCATED"},
 		{"attributes_dropped", st.DroppedAttributes, "logs whose attributes alone exceed 1 MB (or batch_size, when smaller) are sent without their attributes"},
 	}
-	return encoded{b.Requests(), st.Records, notes, func() {}}, err
+	// The requests' bodies live in the batch: it returns to the pool only
+	// once they are delivered.
+	return encoded{b.Requests(), st.Records, notes, func() { e.batches.Put(b) }}, err
 }
