@@ -38,6 +38,9 @@ type Encoder struct {
 	// (no accessor reads another part of the record), so records with the
 	// same map share them.
 	memoLabels bool
+	// memoMeta: structured metadata is only the kubernetes defaults, so the
+	// part from the kubernetes map is encoded once per map (see labelMemo).
+	memoMeta bool
 }
 
 // Kubernetes defaults, with the label names Grafana's Kubernetes tooling uses.
@@ -64,6 +67,7 @@ func New(cfg *config.Config) *Encoder {
 			e.memoLabels = false
 		}
 	}
+	e.memoMeta = e.memoLabels && cfg.KubernetesMetadata && len(cfg.StructuredMetadata) == 0 && len(cfg.StructuredMetadataMapKeys) == 0
 	e.line = lineWriter{remove: removeTree{}, drop: cfg.DropSingleKey, kv: cfg.LineFormatKV}
 	// Keys used through accessors as labels or metadata leave the line, as in
 	// Fluent Bit's loki output.
@@ -127,6 +131,14 @@ type labelMemo struct {
 	hasK8s             bool
 	labels             []byte
 	dropped, truncated int
+	// With Encoder.memoMeta: the map's structured metadata (pod, pod_id,
+	// container_id, node, image) as encoded pairs, how many and their size
+	// as Loki's limits count it. Encoding these pairs for every record was
+	// 40% of BenchmarkEncode/one_container.
+	metaOK    bool // within the limits: the memo is used
+	metaEnc   []byte
+	metaPairs int
+	metaSize  int
 }
 
 type tenantBatch struct {
@@ -139,7 +151,7 @@ type tenantBatch struct {
 func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
 	var r entry.Reader
 	r.Reset(chunk)
-	b.memo = labelMemo{labels: b.memo.labels[:0]}
+	b.memo = labelMemo{labels: b.memo.labels[:0], metaEnc: b.memo.metaEnc[:0]}
 	// One chunk holds one tag, so its metadata is read once.
 	fromTag, _ := kube.FromTag(tag, e.cfg.KubeTagPrefix)
 	for r.Next() {
@@ -160,7 +172,8 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 		hasK8s bool
 		labels []byte
 	)
-	if m := &b.memo; e.memoLabels && m.k8s != nil && bytes.Equal(en.Kubernetes, m.k8s) {
+	m := &b.memo
+	if e.memoLabels && m.k8s != nil && bytes.Equal(en.Kubernetes, m.k8s) {
 		// The records of a chunk come from one container: their kubernetes
 		// maps are byte for byte the same, and so are their labels.
 		k8s, hasK8s, labels = m.meta, m.hasK8s, m.labels
@@ -172,31 +185,43 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 		buf, labels = e.selector(b, buf, tag, body, k8s, hasK8s)
 		if e.memoLabels && en.Kubernetes != nil {
 			*m = labelMemo{k8s: en.Kubernetes, meta: k8s, hasK8s: hasK8s, labels: append(m.labels[:0], labels...),
-				dropped: b.Stats.DroppedLabels - dropped, truncated: b.Stats.TruncatedLabels - truncated}
+				dropped: b.Stats.DroppedLabels - dropped, truncated: b.Stats.TruncatedLabels - truncated, metaEnc: m.metaEnc[:0]}
+			if e.memoMeta {
+				b.memoMeta(k8s)
+			}
 		}
 	}
 
 	// Structured metadata: map keys, then explicit entries (which override),
 	// then kubernetes defaults.
 	b.meta = b.meta[:0]
-	for _, p := range e.cfg.StructuredMetadataMapKeys {
-		if m, ok := p.Lookup(body); ok && record.Type(m) == record.Map {
-			_ = record.Each(m, func(k, v []byte) bool {
-				at := len(buf)
-				var ok bool
-				if buf, ok = record.AppendString(buf, v); ok {
-					b.meta = setPair(b.meta, k, buf[at:])
-				}
-				return true
-			})
+	var pre []byte // encoded pairs before b.meta's
+	kept, size := 0, 0
+	if e.memoMeta && m.metaOK && en.Kubernetes != nil {
+		pre, kept, size = m.metaEnc, m.metaPairs, m.metaSize
+		for i, v := range [][]byte{en.Stream, en.Level()} {
+			b.meta = addPair(b.meta, kubeMetadata[5+i], v)
 		}
-	}
-	for _, f := range e.meta {
-		buf = b.addMeta(buf, f, tag, body)
-	}
-	if e.cfg.KubernetesMetadata {
-		for i, v := range [][]byte{k8s.Pod, k8s.PodID, k8s.ContainerID, k8s.Node, k8s.Image, en.Stream, en.Level()} {
-			b.meta = addPair(b.meta, kubeMetadata[i], v)
+	} else {
+		for _, p := range e.cfg.StructuredMetadataMapKeys {
+			if mk, ok := p.Lookup(body); ok && record.Type(mk) == record.Map {
+				_ = record.Each(mk, func(k, v []byte) bool {
+					at := len(buf)
+					var ok bool
+					if buf, ok = record.AppendString(buf, v); ok {
+						b.meta = setPair(b.meta, k, buf[at:])
+					}
+					return true
+				})
+			}
+		}
+		for _, f := range e.meta {
+			buf = b.addMeta(buf, f, tag, body)
+		}
+		if e.cfg.KubernetesMetadata {
+			for i, v := range [][]byte{k8s.Pod, k8s.PodID, k8s.ContainerID, k8s.Node, k8s.Image, en.Stream, en.Level()} {
+				b.meta = addPair(b.meta, kubeMetadata[i], v)
+			}
 		}
 	}
 
@@ -224,7 +249,7 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 
 	s := b.stream(tenant, labels)
 	off := len(s.data)
-	s.data = appendEntry(s.data, en.Time, line, b.metadata())
+	s.data = appendEntry(s.data, en.Time, line, pre, b.metadata(kept, size))
 	s.entries = append(s.entries, entryRef{ns: en.Time, off: off, end: len(s.data)})
 	b.Stats.Records++
 	return nil
@@ -348,19 +373,41 @@ func setPair(pairs []pair, name, value []byte) []pair {
 	return append(pairs, pair{name: clean, value: value})
 }
 
-// metadata returns b.meta within Loki's limits, values made valid UTF-8.
-func (b *Batch) metadata() []pair {
-	kept, size := 0, 0
+// memoMeta encodes the structured metadata from a kubernetes map into the
+// memo, as metadata would count and clean it.
+func (b *Batch) memoMeta(k8s kube.Meta) {
+	m := &b.memo
+	b.meta = b.meta[:0]
+	for i, v := range [][]byte{k8s.Pod, k8s.PodID, k8s.ContainerID, k8s.Node, k8s.Image} {
+		b.meta = addPair(b.meta, kubeMetadata[i], v)
+	}
+	m.metaSize = 0
+	for _, p := range b.meta { // counted before the values are cleaned, as metadata does
+		m.metaSize += len(p.name) + len(p.value)
+	}
+	dropped := b.Stats.DroppedMetadata
+	pairs := b.metadata(0, 0)
+	m.metaOK = b.Stats.DroppedMetadata == dropped // else every record takes the long way
+	b.Stats.DroppedMetadata = dropped
+	m.metaPairs = len(pairs)
+	m.metaEnc = appendPairs(m.metaEnc[:0], pairs)
+}
+
+// metadata returns b.meta within Loki's limits, values made valid UTF-8;
+// kept pairs of size bytes come before them.
+func (b *Batch) metadata(kept, size int) []pair {
+	n := 0
 	for _, p := range b.meta {
 		size += len(p.name) + len(p.value)
 		if kept == maxMetadataEntries || size > maxMetadataBytes {
 			b.Stats.DroppedMetadata++
 			continue
 		}
-		b.meta[kept] = pair{name: p.name, value: toValidUTF8(p.value)}
+		b.meta[n] = pair{name: p.name, value: toValidUTF8(p.value)}
+		n++
 		kept++
 	}
-	return b.meta[:kept]
+	return b.meta[:n]
 }
 
 // stream returns the stream of tenant with the given selector, creating it.

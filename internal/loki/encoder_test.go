@@ -562,3 +562,91 @@ func TestLabelsOfRecordsSharingAKubernetesMap(t *testing.T) {
 		}
 	})
 }
+
+// encodeBodies encodes chunk with enc and returns its request bodies and stats.
+func encodeBodies(t *testing.T, enc *Encoder, chunk []byte) ([][]byte, Stats) {
+	t.Helper()
+	var b Batch
+	_ = enc.Encode(&b, "kube.var.log.containers.p_ns_c-0123.log", chunk)
+	var out [][]byte
+	for _, r := range b.Requests(enc.cfg.BatchSize) {
+		out = append(out, append([]byte(nil), r.Body...))
+	}
+	return out, b.Stats
+}
+
+// checkMetaMemo checks that the memo of a kubernetes map's encoded
+// metadata changes nothing: the same bodies and stats as encoding every
+// record's metadata.
+func checkMetaMemo(t *testing.T, memo, plain *Encoder, chunk []byte) {
+	t.Helper()
+	got, gotStats := encodeBodies(t, memo, chunk)
+	want, wantStats := encodeBodies(t, plain, chunk)
+	if gotStats != wantStats {
+		t.Errorf("stats %+v, want %+v", gotStats, wantStats)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d requests, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("request %d differs", i)
+		}
+	}
+}
+
+// memoEncoders returns an encoder of the default config and one that
+// encodes every record's metadata.
+func memoEncoders(t testing.TB) (memo, plain *Encoder) {
+	cfg, err := parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	memo, plain = New(cfg), New(cfg)
+	if !memo.memoMeta {
+		t.Fatal("the default config does not memoize metadata")
+	}
+	plain.memoMeta = false
+	return memo, plain
+}
+
+func TestMetadataMemoChangesNothing(t *testing.T) {
+	memo, plain := memoEncoders(t)
+	withK8s := func(i int, edit func(k map[string]any)) map[string]any {
+		b := eventtest.FargateBody(i)
+		k := b["kubernetes"].(map[string]any)
+		edit(k)
+		return b
+	}
+	same := eventtest.FargateBody(0)["kubernetes"]
+	for _, tc := range []struct {
+		name   string
+		bodies []map[string]any
+	}{
+		{"one_container", []map[string]any{eventtest.FargateBody(0), withK8s(4, func(k map[string]any) {}), eventtest.FargateBody(8)}},
+		{"maps_alternate", []map[string]any{eventtest.FargateBody(0), eventtest.FargateBody(1), eventtest.FargateBody(0), eventtest.FargateBody(1)}},
+		{"invalid_utf8", []map[string]any{withK8s(0, func(k map[string]any) { k["pod_name"] = "p\xff\xfeod" }), withK8s(0, func(k map[string]any) { k["pod_name"] = "p\xff\xfeod" })}},
+		{"over_64KB", []map[string]any{withK8s(0, func(k map[string]any) { k["pod_name"] = strings.Repeat("p", 70<<10) }), withK8s(0, func(k map[string]any) { k["pod_name"] = strings.Repeat("p", 70<<10) })}},
+		{"near_64KB_with_level", []map[string]any{withK8s(0, func(k map[string]any) { k["pod_name"] = strings.Repeat("p", 65400) }), withK8s(0, func(k map[string]any) { k["pod_name"] = strings.Repeat("p", 65400) })}},
+		{"no_kubernetes_map", []map[string]any{{"log": `{"level":"warn"}`, "stream": "stderr"}, eventtest.FargateBody(0), {"log": "x"}}},
+		{"no_stream_json_level", []map[string]any{{"log": `{"level":"error","msg":"m"}`, "kubernetes": same}, {"log": "plain", "kubernetes": same}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var events []eventtest.Event
+			for i, b := range tc.bodies {
+				events = append(events, eventtest.Event{Time: t0.Add(time.Duration(i) * time.Second), Body: b})
+			}
+			checkMetaMemo(t, memo, plain, eventtest.Chunk(true, events...))
+		})
+	}
+}
+
+func FuzzMetaMemo(f *testing.F) {
+	k8s := eventtest.FargateBody(0)["kubernetes"]
+	b1, b2 := eventtest.FargateBody(1), eventtest.FargateBody(2)
+	b1["kubernetes"], b2["kubernetes"] = k8s, k8s
+	f.Add(eventtest.Chunk(true, eventtest.Event{Time: t0, Body: b1}, eventtest.Event{Time: t0, Body: b2}))
+	f.Add(eventtest.Chunk(true, eventtest.Event{Time: t0, Body: k8sBody(nil)}, eventtest.Event{Time: t0, Body: eventtest.FargateBody(2)}))
+	memo, plain := memoEncoders(f)
+	f.Fuzz(func(t *testing.T, chunk []byte) { checkMetaMemo(t, memo, plain, chunk) })
+}

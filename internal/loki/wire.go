@@ -57,8 +57,9 @@ func appendBytesField[T string | []byte](b []byte, field int, v T) []byte {
 }
 
 // appendEntry appends an EntryAdapter message's fields (no tag or length of
-// its own). meta must fit Loki's limits already.
-func appendEntry(b []byte, ns int64, line []byte, meta []pair) []byte {
+// its own): pre, pairs already encoded by appendPairs, come before meta's.
+// Both must fit Loki's limits already.
+func appendEntry(b []byte, ns int64, line, pre []byte, meta []pair) []byte {
 	sec, nsec := ns/1e9, ns%1e9
 	if nsec < 0 {
 		sec, nsec = sec-1, nsec+1e9
@@ -79,6 +80,11 @@ func appendEntry(b []byte, ns int64, line []byte, meta []pair) []byte {
 		b = appendVarint(appendTag(b, 2, wireVarint), uint64(nsec))
 	}
 	b = appendOptional(b, 2, line)
+	return appendPairs(append(b, pre...), meta)
+}
+
+// appendPairs appends structured metadata as EntryAdapter's field 3.
+func appendPairs(b []byte, meta []pair) []byte {
 	for _, p := range meta {
 		b = appendTag(b, 3, wireBytes)
 		b = appendVarint(b, uint64(optionalLen(p.name)+optionalLen(p.value)))

@@ -18,7 +18,7 @@ func wireCase(labels string, entries []push.Entry) ([]byte, push.PushRequest) {
 			meta = append(meta, pair{name: []byte(m.Name), value: []byte(m.Value)})
 		}
 		off := len(s.data)
-		s.data = appendEntry(s.data, e.Timestamp.UnixNano(), []byte(e.Line), meta)
+		s.data = appendEntry(s.data, e.Timestamp.UnixNano(), []byte(e.Line), nil, meta)
 		s.entries = append(s.entries, entryRef{ns: e.Timestamp.UnixNano(), off: off, end: len(s.data)})
 	}
 	return appendPushRequest(nil, []part{{s, s.entries}}), push.PushRequest{Streams: []push.Stream{{Labels: labels, Entries: entries}}}
