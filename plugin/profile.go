@@ -8,7 +8,8 @@ import (
 
 // KUBESHIP_CPUPROFILE=path writes a pprof CPU profile of the plugin, from
 // its registration until Fluent Bit unloads it: how the hot path was
-// measured inside a real Fluent Bit (go tool pprof build/out_kubeship.so path).
+// measured inside a real Fluent Bit (go tool pprof -top path; naming the .so
+// as the binary would mislabel Fluent Bit's own code with Go symbols).
 var profile struct {
 	once sync.Once
 	f    *os.File
