@@ -14,6 +14,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/klauspost/compress/gzip"
+
 	"github.com/kubeship/kubeship/internal/entry"
 	"github.com/kubeship/kubeship/internal/kube"
 	"github.com/kubeship/kubeship/internal/record"
@@ -178,6 +180,7 @@ type Batch struct {
 	buf     []byte // the log objects, back to back
 	ends    []int  // the end of each object in buf
 	reqBufs []requestBuf
+	gz      *gzip.Writer // see newGzip
 
 	pod         podInfo
 	asTags      [][]byte // pod_labels_as_tags values of the current pod

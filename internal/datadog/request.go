@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/klauspost/compress/gzip"
 
@@ -20,14 +19,15 @@ import (
 // is. BestSpeed is the choice for a router that is CPU-bound.
 const gzipLevel = gzip.DefaultCompression
 
-// gzipWriters pools gzip writers: each holds about 1 MB of compression state.
-var gzipWriters = sync.Pool{New: func() any {
+// newGzip returns a gzip writer at gzipLevel. Each holds about 1 MB of
+// compression state, so a batch keeps its own across flushes.
+func newGzip() *gzip.Writer {
 	w, err := gzip.NewWriterLevel(nil, gzipLevel)
 	if err != nil {
 		panic(err) // the level is a valid constant
 	}
 	return w
-}}
+}
 
 // The requests' headers, shared and never written to.
 var (
@@ -73,14 +73,18 @@ func (b *Batch) Requests() []delivery.Request {
 		if len(reqs) == len(b.reqBufs) {
 			b.reqBufs = append(b.reqBufs, requestBuf{})
 		}
-		reqs = append(reqs, e.request(&b.reqBufs[len(reqs)], end-first, func(i int) []byte { return obj(first + i) }))
+		if e.o.Compress && b.gz == nil {
+			b.gz = newGzip()
+		}
+		reqs = append(reqs, e.request(&b.reqBufs[len(reqs)], b.gz, end-first, func(i int) []byte { return obj(first + i) }))
 		first = end
 	}
 	return reqs
 }
 
-// request encodes n objects as one request into buf.
-func (e *Encoder) request(buf *requestBuf, n int, obj func(int) []byte) delivery.Request {
+// request encodes n objects as one request into buf, compressed with w
+// when the options say so.
+func (e *Encoder) request(buf *requestBuf, w *gzip.Writer, n int, obj func(int) []byte) delivery.Request {
 	// starts[i] is where object i begins in the JSON array; it ends one
 	// byte before starts[i+1] (at its ',' or the closing ']'). Split uses
 	// them.
@@ -97,8 +101,6 @@ func (e *Encoder) request(buf *requestBuf, n int, obj func(int) []byte) delivery
 	if e.o.Compress {
 		// The objects go straight into the compressor, never copied into
 		// one array first.
-		w := gzipWriters.Get().(*gzip.Writer)
-		defer gzipWriters.Put(w)
 		out := bytes.NewBuffer(buf.body[:0])
 		w.Reset(out)
 		for i := range n {
@@ -150,9 +152,13 @@ func (e *Encoder) split(body []byte, starts []int32) []delivery.Request {
 	n := len(starts) - 1
 	half := n / 2
 	obj := func(i int) []byte { return raw[starts[i] : starts[i+1]-1] }
+	var w *gzip.Writer
+	if e.o.Compress {
+		w = newGzip()
+	}
 	return []delivery.Request{
-		e.request(&requestBuf{}, half, obj),
-		e.request(&requestBuf{}, n-half, func(i int) []byte { return obj(half + i) }),
+		e.request(&requestBuf{}, w, half, obj),
+		e.request(&requestBuf{}, w, n-half, func(i int) []byte { return obj(half + i) }),
 	}
 }
 

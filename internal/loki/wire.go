@@ -209,7 +209,14 @@ func (b *Batch) request(tenant string, parts []part) delivery.Request {
 		b.bodies = append(b.bodies, nil)
 	}
 	b.raw = appendPushRequest(b.raw[:0], parts)
-	b.bodies[n] = snappy.Encode(b.bodies[n][:cap(b.bodies[n])], b.raw)
+	// snappy.Encode allocates exactly what the body needs when dst is
+	// short; request sizes creep up flush after flush, so that was a new
+	// megabyte almost every flush. Grow with room instead.
+	dst := b.bodies[n]
+	if need := snappy.MaxEncodedLen(len(b.raw)); cap(dst) < need {
+		dst = make([]byte, need+need/4)
+	}
+	b.bodies[n] = snappy.Encode(dst[:cap(dst)], b.raw)
 	return newRequest(tenant, parts, b.bodies[n])
 }
 

@@ -1,8 +1,6 @@
 package sink
 
 import (
-	"sync"
-
 	"github.com/kubeship/kubeship/internal/config"
 	"github.com/kubeship/kubeship/internal/datadog"
 )
@@ -10,12 +8,12 @@ import (
 // datadogEncoder adapts datadog.Encoder to the sink.
 type datadogEncoder struct {
 	enc     *datadog.Encoder
-	batches *sync.Pool // *datadog.Batch, reused across flushes
+	batches freeList[datadog.Batch] // reused across flushes
 }
 
 func newDatadogEncoder(cfg *config.Config) datadogEncoder {
 	d := cfg.Datadog
-	return datadogEncoder{batches: &sync.Pool{New: func() any { return new(datadog.Batch) }}, enc: datadog.New(datadog.Options{
+	return datadogEncoder{batches: newFreeList[datadog.Batch](), enc: datadog.New(datadog.Options{
 		Service: d.Service, Source: d.Source, Hostname: d.Hostname, Tags: d.Tags,
 		MessageKey: d.MessageKey, IncludeTagKey: d.IncludeTagKey, TagKey: d.TagKey, DateKey: d.DateKey,
 		KubernetesMetadata: cfg.KubernetesMetadata, LabelsAsTags: d.LabelsAsTags, Compress: d.Compress,
@@ -24,7 +22,7 @@ func newDatadogEncoder(cfg *config.Config) datadogEncoder {
 }
 
 func (e datadogEncoder) encode(tag string, chunk []byte) (encoded, error) {
-	b := e.batches.Get().(*datadog.Batch)
+	b := e.batches.get()
 	b.Reset()
 	err := e.enc.Encode(b, tag, chunk)
 	st := b.Stats
@@ -36,5 +34,5 @@ func (e datadogEncoder) encode(tag string, chunk []byte) (encoded, error) {
 	}
 	// The requests' bodies live in the batch: it returns to the pool only
 	// once they are delivered.
-	return encoded{b.Requests(), st.Records, notes, func() { e.batches.Put(b) }}, err
+	return encoded{b.Requests(), st.Records, notes, func() { e.batches.put(b) }}, err
 }

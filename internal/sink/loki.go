@@ -2,7 +2,6 @@ package sink
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/kubeship/kubeship/internal/config"
 	"github.com/kubeship/kubeship/internal/loki"
@@ -13,16 +12,16 @@ type lokiEncoder struct {
 	enc       *loki.Encoder
 	batchSize int
 	maxLine   int
-	batches   *sync.Pool // *loki.Batch, reused across flushes (see loki.Batch.Reset)
+	batches   freeList[loki.Batch] // reused across flushes (see loki.Batch.Reset)
 }
 
 func newLokiEncoder(cfg *config.Config) lokiEncoder {
 	return lokiEncoder{enc: loki.New(cfg), batchSize: cfg.BatchSize, maxLine: cfg.MaxLineSize,
-		batches: &sync.Pool{New: func() any { return new(loki.Batch) }}}
+		batches: newFreeList[loki.Batch]()}
 }
 
 func (e lokiEncoder) encode(tag string, chunk []byte) (encoded, error) {
-	b := e.batches.Get().(*loki.Batch)
+	b := e.batches.get()
 	b.Reset()
 	err := e.enc.Encode(b, tag, chunk)
 	st := b.Stats
@@ -36,5 +35,5 @@ func (e lokiEncoder) encode(tag string, chunk []byte) (encoded, error) {
 	}
 	// The requests' bodies live in the batch: it returns to the pool only
 	// once they are delivered.
-	return encoded{b.Requests(e.batchSize), st.Records, notes, func() { e.batches.Put(b) }}, err
+	return encoded{b.Requests(e.batchSize), st.Records, notes, func() { e.batches.put(b) }}, err
 }
