@@ -8,7 +8,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -261,7 +260,7 @@ func TestFargateRawCRILinesToLoki(t *testing.T) {
 func TestAggregatorToLoki(t *testing.T) {
 	e := newEnv(t)
 	s := sharedLoki(t)
-	port, err := freePort()
+	port, err := lokiserver.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +284,7 @@ func TestAggregatorToLoki(t *testing.T) {
 // every line arrives (Loki drops exact duplicates of resent requests).
 func TestLokiRestartLosesNothing(t *testing.T) {
 	e := newEnv(t)
-	port, err := freePort()
+	port, err := lokiserver.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,15 +326,6 @@ func (e *env) startIn(name, config string) *fluentbit.Process {
 		e.t.Fatal(err)
 	}
 	return e.runIn(dir, config)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // The router's pipeline into Datadog: every line once, with the Agent's

@@ -89,11 +89,11 @@ func Start(o Options) (*Server, error) {
 	httpPort, grpcPort := o.HTTPPort, 0
 	var err error
 	if httpPort == 0 {
-		if httpPort, err = freePort(); err != nil {
+		if httpPort, err = FreePort(); err != nil {
 			return nil, err
 		}
 	}
-	if grpcPort, err = freePort(); err != nil {
+	if grpcPort, err = FreePort(); err != nil {
 		return nil, err
 	}
 	s.opts.HTTPPort = httpPort
@@ -299,7 +299,8 @@ pattern_ingester:
 `, auth, httpPort, grpcPort, dir)
 }
 
-func freePort() (int, error) {
+// FreePort returns a TCP port free on 127.0.0.1 a moment ago.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

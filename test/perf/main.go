@@ -13,7 +13,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/kubeship/kubeship/test/fargate"
 	"github.com/kubeship/kubeship/test/fluentbit"
+	"github.com/kubeship/kubeship/test/lokiserver"
 )
 
 // output is one contestant: its [OUTPUT] section (%d is the sink's port)
@@ -140,7 +140,7 @@ func runOne(bin, work string, c corpus, s *sink, o output, n int) (result, error
 	if err := os.WriteFile(filepath.Join(dir, "parsers.conf"), []byte(c.router.Parsers), 0o644); err != nil {
 		return result{}, err
 	}
-	port, err := freePort()
+	port, err := lokiserver.FreePort()
 	if err != nil {
 		return result{}, err
 	}
@@ -233,15 +233,6 @@ func usage(pid int) (cpu, rssMB float64, err error) {
 		return 0, 0, errors.New("no VmHWM in /proc/<pid>/status")
 	}
 	return cpu, rssMB, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func tail(s string) string {
