@@ -77,22 +77,24 @@ func jsonLevel(obj []byte) []byte {
 }
 
 // stringEnd returns the index of the quote that closes the string starting
-// at i, and whether it holds escapes; -1 when it is not closed.
+// at i, and whether it holds escapes; -1 when it is not closed. It searches
+// with bytes.IndexByte, not IndexAny over `"\`, which the profile of
+// BenchmarkEncode showed building its byte set on every call: a quote closes
+// the string unless an odd run of backslashes comes right before it.
 func stringEnd(b []byte, i int) (int, bool) {
-	escaped := false
-	for {
-		j := bytes.IndexAny(b[i:], `"\`)
+	for at := i; ; {
+		j := bytes.IndexByte(b[at:], '"')
 		if j < 0 {
-			return -1, escaped
+			return -1, bytes.IndexByte(b[i:], '\\') >= 0
 		}
-		i += j
-		if b[i] == '"' {
-			return i, escaped
+		q := at + j
+		n := 0
+		for q-n > i && b[q-n-1] == '\\' {
+			n++
 		}
-		escaped = true
-		i += 2
-		if i > len(b) {
-			return -1, escaped
+		if n%2 == 0 {
+			return q, bytes.IndexByte(b[i:q], '\\') >= 0
 		}
+		at = q + 1
 	}
 }

@@ -595,23 +595,41 @@ func checkMetaMemo(t *testing.T, memo, plain *Encoder, chunk []byte) {
 	}
 }
 
-// memoEncoders returns an encoder of the default config and one that
-// encodes every record's metadata.
-func memoEncoders(t testing.TB) (memo, plain *Encoder) {
-	cfg, err := parse(nil)
+// memoEncoders returns an encoder of config keys (nil: the default) and
+// one that computes every record's labels, stream and metadata anew.
+func memoEncoders(t testing.TB, keys config.Map) (memo, plain *Encoder) {
+	cfg, err := parse(keys)
 	if err != nil {
 		t.Fatal(err)
 	}
 	memo, plain = New(cfg), New(cfg)
-	if !memo.memoMeta {
-		t.Fatal("the default config does not memoize metadata")
+	if !memo.memoLabels {
+		t.Fatal("the config does not memoize labels")
 	}
-	plain.memoMeta = false
+	plain.memoMeta, plain.memoLabels = false, false
 	return memo, plain
 }
 
+// The memo of a record's stream follows the tenant, which the rest of the
+// record may change.
+func TestStreamMemoFollowsTenant(t *testing.T) {
+	memo, plain := memoEncoders(t, config.Map{"tenant_id_key": "$team"})
+	k8s := eventtest.FargateBody(0)["kubernetes"]
+	var events []eventtest.Event
+	for i, team := range []string{"a", "b", "a", "b", "b"} {
+		body := eventtest.FargateBody(i)
+		body["kubernetes"], body["team"] = k8s, team
+		events = append(events, eventtest.Event{Time: t0.Add(time.Duration(i) * time.Second), Body: body})
+	}
+	chunk := eventtest.Chunk(true, events...)
+	checkMetaMemo(t, memo, plain, chunk)
+	if got, _ := encodeBodies(t, memo, chunk); len(got) != 2 {
+		t.Errorf("%d requests, want one per tenant", len(got))
+	}
+}
+
 func TestMetadataMemoChangesNothing(t *testing.T) {
-	memo, plain := memoEncoders(t)
+	memo, plain := memoEncoders(t, nil)
 	withK8s := func(i int, edit func(k map[string]any)) map[string]any {
 		b := eventtest.FargateBody(i)
 		k := b["kubernetes"].(map[string]any)
@@ -647,6 +665,6 @@ func FuzzMetaMemo(f *testing.F) {
 	b1["kubernetes"], b2["kubernetes"] = k8s, k8s
 	f.Add(eventtest.Chunk(true, eventtest.Event{Time: t0, Body: b1}, eventtest.Event{Time: t0, Body: b2}))
 	f.Add(eventtest.Chunk(true, eventtest.Event{Time: t0, Body: k8sBody(nil)}, eventtest.Event{Time: t0, Body: eventtest.FargateBody(2)}))
-	memo, plain := memoEncoders(f)
+	memo, plain := memoEncoders(f, nil)
 	f.Fuzz(func(t *testing.T, chunk []byte) { checkMetaMemo(t, memo, plain, chunk) })
 }

@@ -3,7 +3,7 @@ package loki
 import (
 	"slices"
 
-	"github.com/golang/snappy"
+	"github.com/klauspost/compress/s2"
 
 	"github.com/kubeship/kubeship/internal/delivery"
 )
@@ -209,16 +209,22 @@ func (b *Batch) request(tenant string, parts []part) delivery.Request {
 		b.bodies = append(b.bodies, nil)
 	}
 	b.raw = appendPushRequest(b.raw[:0], parts)
-	// snappy.Encode allocates exactly what the body needs when dst is
-	// short; request sizes creep up flush after flush, so that was a new
-	// megabyte almost every flush. Grow with room instead.
+	// The encoder allocates exactly what the body needs when dst is short;
+	// request sizes creep up flush after flush, so that was a new megabyte
+	// almost every flush. Grow with room instead.
 	dst := b.bodies[n]
-	if need := snappy.MaxEncodedLen(len(b.raw)); cap(dst) < need {
+	if need := s2.MaxEncodedLen(len(b.raw)); cap(dst) < need {
 		dst = make([]byte, need+need/4)
 	}
-	b.bodies[n] = snappy.Encode(dst[:cap(dst)], b.raw)
+	b.bodies[n] = encodeSnappy(dst[:cap(dst)], b.raw)
 	return newRequest(tenant, parts, b.bodies[n])
 }
+
+// encodeSnappy writes src as one snappy block, the format Loki decodes.
+// klauspost/compress's snappy-compatible encoder, not golang/snappy's:
+// BenchmarkSnappy (a 1000-record request) has it about 20% faster and its
+// output 3% smaller. Tests decode its output with golang/snappy.
+func encodeSnappy(dst, src []byte) []byte { return s2.EncodeSnappy(dst, src) }
 
 // newRequest wraps a snappy protobuf body.
 func newRequest(tenant string, parts []part, body []byte) delivery.Request {
@@ -258,7 +264,7 @@ func splitParts(tenant string, parts []part, records int) []delivery.Request {
 		}
 	}
 	encode := func(parts []part) delivery.Request {
-		return newRequest(tenant, parts, snappy.Encode(nil, appendPushRequest(nil, parts)))
+		return newRequest(tenant, parts, encodeSnappy(nil, appendPushRequest(nil, parts)))
 	}
 	return []delivery.Request{encode(a), encode(b)}
 }
