@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang/snappy"
-
 	"github.com/kubeship/kubeship/internal/event/eventtest"
 )
 
@@ -58,38 +56,6 @@ func BenchmarkEncode(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/record")
-		})
-	}
-}
-
-// BenchmarkSnappy compares the request body's encoder with golang/snappy's
-// on a 1000-record request; "bytes" is the body's size.
-func BenchmarkSnappy(b *testing.B) {
-	cfg, err := parse(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var batch Batch
-	if err := New(cfg).Encode(&batch, "kube.var.log.containers.x", chunkOf(true)); err != nil {
-		b.Fatal(err)
-	}
-	batch.Requests(cfg.BatchSize)
-	raw := batch.raw
-	dst := make([]byte, 2*len(raw)+1024)
-	for _, bc := range []struct {
-		name   string
-		encode func(dst, src []byte) []byte
-	}{{"kubeship", encodeSnappy}, {"golang_snappy", snappy.Encode}} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.SetBytes(int64(len(raw)))
-			var out []byte
-			for i := 0; i < b.N; i++ {
-				out = bc.encode(dst, raw)
-			}
-			if got, err := snappy.Decode(nil, out); err != nil || len(got) != len(raw) {
-				b.Fatalf("golang/snappy cannot decode the body: %v", err)
-			}
-			b.ReportMetric(float64(len(out)), "bytes")
 		})
 	}
 }
