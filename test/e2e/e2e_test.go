@@ -157,6 +157,7 @@ func (e *env) runIn(dir, config string) *fluentbit.Process {
 	e.t.Helper()
 	fb, err := fluentbit.Start(e.bin, e.so, dir, config)
 	if err != nil {
+		fluentbit.SkipIfMissing(e.t, err)
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() {

@@ -81,6 +81,7 @@ func (s *fbScenario) start() {
 	s.t.Helper()
 	fb, err := fluentbit.Start(s.bin, s.so, s.dir, s.conf)
 	if err != nil {
+		fluentbit.SkipIfMissing(s.t, err)
 		s.t.Fatal(err)
 	}
 	s.fb = fb

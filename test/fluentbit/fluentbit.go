@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -59,6 +61,98 @@ func Version(bin string) string {
 	return strings.TrimSpace(line)
 }
 
+// MissingError says the Fluent Bit found lacks plugins a config names, as
+// a build with FLB_MINIMAL or with plugins switched off does.
+type MissingError struct {
+	Bin     string
+	Plugins []string // "input elasticsearch", ...
+}
+
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("%s lacks %s: build Fluent Bit with its default plugin set",
+		e.Bin, strings.Join(e.Plugins, ", "))
+}
+
+// SkipIfMissing skips the test when err is a *MissingError (fails it when
+// $KUBESHIP_REQUIRE_FLUENT_BIT is set), so a partial Fluent Bit on PATH is
+// reported as such instead of failing tests for plugins it was built without.
+func SkipIfMissing(t testing.TB, err error) {
+	t.Helper()
+	var m *MissingError
+	if !errors.As(err, &m) {
+		return
+	}
+	if os.Getenv(RequiredEnv) != "" {
+		t.Fatalf("%v", err)
+	}
+	t.Skipf("SKIPPED: real-Fluent-Bit end-to-end test: %v", err)
+}
+
+var builtins sync.Map // bin → map["input tail"]bool, from `fluent-bit --help`
+
+// Missing returns the plugins that the [INPUT], [FILTER] and [OUTPUT]
+// sections of a classic config name and bin was not built with. Plugins
+// loaded from shared objects (kubeship, grafana-loki) are not built in and
+// are not reported.
+func Missing(bin, config string) ([]string, error) {
+	have, ok := builtins.Load(bin)
+	if !ok {
+		// --help exits non-zero by design; its output is what counts.
+		out, _ := exec.Command(bin, "--help").Output()
+		m := parseHelp(string(out))
+		if len(m) == 0 {
+			return nil, fmt.Errorf("%s --help listed no plugins: is it Fluent Bit?", bin)
+		}
+		have, _ = builtins.LoadOrStore(bin, m)
+	}
+	return missingFrom(have.(map[string]bool), config), nil
+}
+
+func missingFrom(have map[string]bool, config string) []string {
+	var missing []string
+	kind := ""
+	for _, line := range strings.Split(config, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			kind = map[string]string{"[INPUT]": "input", "[FILTER]": "filter", "[OUTPUT]": "output"}[strings.ToUpper(line)]
+			continue
+		}
+		key, value, _ := strings.Cut(line, " ")
+		name := strings.ToLower(strings.TrimSpace(value))
+		if kind == "" || !strings.EqualFold(key, "name") || name == "kubeship" || name == "grafana-loki" {
+			continue
+		}
+		if p := kind + " " + name; !have[p] && !slices.Contains(missing, p) {
+			missing = append(missing, p)
+		}
+	}
+	return missing
+}
+
+// parseHelp reads the Inputs, Filters and Outputs lists of `fluent-bit
+// --help`: a bold heading, then one "  name  description" line per plugin.
+func parseHelp(help string) map[string]bool {
+	m := map[string]bool{}
+	kind := ""
+	for _, line := range strings.Split(ansi.ReplaceAllString(help, ""), "\n") {
+		switch {
+		case line == "Inputs" || line == "Filters" || line == "Outputs":
+			kind = strings.ToLower(strings.TrimSuffix(line, "s"))
+		case !strings.HasPrefix(line, "  "):
+			if line != "" {
+				kind = ""
+			}
+		case kind != "":
+			if f := strings.Fields(line); len(f) > 0 {
+				m[kind+" "+f[0]] = true
+			}
+		}
+	}
+	return m
+}
+
+var ansi = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+
 // Process is a running Fluent Bit.
 type Process struct {
 	cmd  *exec.Cmd
@@ -86,6 +180,11 @@ func Start(bin, so, dir, config string) (*Process, error) {
 		if !strings.Contains(strings.ToLower(config), "plugins_file") {
 			config = strings.Replace(config, "[SERVICE]\n", "[SERVICE]\n    Plugins_File "+plugins+"\n", 1)
 		}
+	}
+	if missing, err := Missing(bin, config); err != nil {
+		return nil, err
+	} else if len(missing) > 0 {
+		return nil, &MissingError{Bin: bin, Plugins: missing}
 	}
 	conf := filepath.Join(dir, "fluent-bit.conf")
 	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
