@@ -48,6 +48,8 @@ func outputs(kubeship, grafanaLoki string) []output {
 	}
 }
 
+var showThreads bool
+
 func main() {
 	n := flag.Int("n", 200000, "records")
 	repeat := flag.Int("repeat", 3, "runs of each output, interleaved")
@@ -55,6 +57,7 @@ func main() {
 	so := flag.String("so", "build/out_kubeship.so", "the kubeship plugin")
 	gl := flag.String("grafana-loki", "build/perf/out_grafana_loki.so", "the grafana-loki plugin (make perf builds it)")
 	out := flag.String("out", "build/perf", "where results.md and cpu.svg go")
+	flag.BoolVar(&showThreads, "threads", false, "print each run's CPU and context switches by thread name")
 	flag.Parse()
 	bin, err := fluentbit.Find()
 	if err != nil {
@@ -170,6 +173,13 @@ func runOne(bin, work string, c corpus, s *sink, o output, n int) (result, error
 		time.Sleep(50 * time.Millisecond)
 	}
 	res := result{wall: time.Since(start).Seconds()}
+	if showThreads {
+		use, err := threads(fb.PID())
+		if err != nil {
+			return res, err
+		}
+		printThreads(o.name, use)
+	}
 	if res.cpu, res.rssMB, err = usage(fb.PID()); err != nil {
 		return res, err
 	}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// threadUse is the CPU and context switches of one thread. Fluent Bit names
+// its own (flb-pipeline, flb-out-*-w0); a thread the Go runtime starts takes
+// the name of the thread that started it.
+type threadUse struct {
+	name             string
+	user, sys        float64 // seconds
+	voluntary, invol int
+}
+
+// threads reads /proc/<pid>/task/*, busiest first. It tells what an output
+// costs beyond its own code, e.g. runtime threads that wake to poll.
+func threads(pid int) ([]threadUse, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
+	if err != nil || len(tasks) == 0 {
+		return nil, fmt.Errorf("no threads under /proc/%d/task: %v", pid, err)
+	}
+	var out []threadUse
+	for _, task := range tasks {
+		stat, err1 := os.ReadFile(filepath.Join(task, "stat"))
+		status, err2 := os.ReadFile(filepath.Join(task, "status"))
+		if err1 != nil || err2 != nil {
+			continue // the thread ended meanwhile
+		}
+		s := string(stat)
+		name := s[strings.IndexByte(s, '(')+1 : strings.LastIndexByte(s, ')')]
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		u := threadUse{name: filepath.Base(task) + " " + name}
+		utime, _ := strconv.ParseFloat(f[11], 64)
+		stime, _ := strconv.ParseFloat(f[12], 64)
+		u.user += utime / 100
+		u.sys += stime / 100
+		for _, l := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(l, "voluntary_ctxt_switches:"); ok {
+				n, _ := strconv.Atoi(strings.TrimSpace(v))
+				u.voluntary += n
+			} else if v, ok := strings.CutPrefix(l, "nonvoluntary_ctxt_switches:"); ok {
+				n, _ := strconv.Atoi(strings.TrimSpace(v))
+				u.invol += n
+			}
+		}
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].user+out[i].sys > out[j].user+out[j].sys })
+	return out, nil
+}
+
+func printThreads(name string, use []threadUse) {
+	fmt.Printf("    threads of %s:\n", name)
+	for _, u := range use {
+		fmt.Printf("      %-26s user %6.2fs sys %6.2fs switches %7d voluntary %6d involuntary\n",
+			u.name, u.user, u.sys, u.voluntary, u.invol)
+	}
+}
