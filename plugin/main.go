@@ -26,7 +26,7 @@ var instances atomic.Int32
 //export FLBPluginRegister
 func FLBPluginRegister(def unsafe.Pointer) int {
 	startProfile()
-	oneProc()
+	quietRuntime()
 	return output.FLBPluginRegister(def, "kubeship", "Kubernetes logs to Grafana Loki")
 }
 
