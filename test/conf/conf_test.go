@@ -140,11 +140,7 @@ func TestShippedConfigsLoadInFluentBit(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			if strings.HasSuffix(f, ".conf") {
 				b, _ := os.ReadFile(f)
-				missing, err := fluentbit.Missing(bin, string(b))
-				if err == nil && len(missing) > 0 {
-					err = &fluentbit.MissingError{Bin: bin, Plugins: missing}
-				}
-				fluentbit.SkipIfMissing(t, err)
+				fluentbit.SkipIfMissing(t, fluentbit.Check(bin, string(b)))
 			}
 			cmd := exec.Command(bin, "--dry-run", "-c", f)
 			cmd.Dir = dir

@@ -90,22 +90,25 @@ func SkipIfMissing(t testing.TB, err error) {
 
 var builtins sync.Map // bin → map["input tail"]bool, from `fluent-bit --help`
 
-// Missing returns the plugins that the [INPUT], [FILTER] and [OUTPUT]
-// sections of a classic config name and bin was not built with. Plugins
-// loaded from shared objects (kubeship, grafana-loki) are not built in and
-// are not reported.
-func Missing(bin, config string) ([]string, error) {
+// Check returns a *MissingError naming the plugins that the [INPUT],
+// [FILTER] and [OUTPUT] sections of a classic config name and bin was not
+// built with. Plugins loaded from shared objects (kubeship, grafana-loki)
+// are not built in and are not checked.
+func Check(bin, config string) error {
 	have, ok := builtins.Load(bin)
 	if !ok {
 		// --help exits non-zero by design; its output is what counts.
 		out, _ := exec.Command(bin, "--help").Output()
 		m := parseHelp(string(out))
 		if len(m) == 0 {
-			return nil, fmt.Errorf("%s --help listed no plugins: is it Fluent Bit?", bin)
+			return fmt.Errorf("%s --help listed no plugins: is it Fluent Bit?", bin)
 		}
 		have, _ = builtins.LoadOrStore(bin, m)
 	}
-	return missingFrom(have.(map[string]bool), config), nil
+	if missing := missingFrom(have.(map[string]bool), config); len(missing) > 0 {
+		return &MissingError{Bin: bin, Plugins: missing}
+	}
+	return nil
 }
 
 func missingFrom(have map[string]bool, config string) []string {
@@ -181,10 +184,8 @@ func Start(bin, so, dir, config string) (*Process, error) {
 			config = strings.Replace(config, "[SERVICE]\n", "[SERVICE]\n    Plugins_File "+plugins+"\n", 1)
 		}
 	}
-	if missing, err := Missing(bin, config); err != nil {
+	if err := Check(bin, config); err != nil {
 		return nil, err
-	} else if len(missing) > 0 {
-		return nil, &MissingError{Bin: bin, Plugins: missing}
 	}
 	conf := filepath.Join(dir, "fluent-bit.conf")
 	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
