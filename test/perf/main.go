@@ -224,11 +224,8 @@ func usage(pid int) (cpu, rssMB float64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	// Fields after the command name, which is in parentheses and may hold spaces.
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	cpu = (utime + stime) / 100 // USER_HZ is 100 on Linux
+	_, user, sys := parseStat(string(stat))
+	cpu = user + sys
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, 0, err

@@ -32,14 +32,8 @@ func threads(pid int) ([]threadUse, error) {
 		if err1 != nil || err2 != nil {
 			continue // the thread ended meanwhile
 		}
-		s := string(stat)
-		name := s[strings.IndexByte(s, '(')+1 : strings.LastIndexByte(s, ')')]
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		u := threadUse{name: filepath.Base(task) + " " + name}
-		utime, _ := strconv.ParseFloat(f[11], 64)
-		stime, _ := strconv.ParseFloat(f[12], 64)
-		u.user += utime / 100
-		u.sys += stime / 100
+		name, user, sys := parseStat(string(stat))
+		u := threadUse{name: filepath.Base(task) + " " + name, user: user, sys: sys}
 		for _, l := range strings.Split(string(status), "\n") {
 			if v, ok := strings.CutPrefix(l, "voluntary_ctxt_switches:"); ok {
 				n, _ := strconv.Atoi(strings.TrimSpace(v))
@@ -53,6 +47,18 @@ func threads(pid int) ([]threadUse, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].user+out[i].sys > out[j].user+out[j].sys })
 	return out, nil
+}
+
+// parseStat reads the command name and CPU seconds (user, system) of a
+// /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat line.
+func parseStat(stat string) (name string, user, sys float64) {
+	// The name is in parentheses and may hold spaces and parentheses.
+	end := strings.LastIndexByte(stat, ')')
+	name = stat[strings.IndexByte(stat, '(')+1 : end]
+	f := strings.Fields(stat[end+2:])
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return name, utime / 100, stime / 100 // USER_HZ is 100 on Linux
 }
 
 func printThreads(name string, use []threadUse) {
