@@ -8,7 +8,7 @@ static unsigned long kubeship_slack = 0;
 
 // Runs when Fluent Bit dlopens the plugin, before the Go runtime's own
 // constructor starts the thread that starts sysmon: threads inherit their
-// creator's timer slack. See oneProc for why.
+// creator's timer slack. See quietRuntime for why.
 __attribute__((constructor(101))) static void kubeship_slack_sysmon(void) {
 	int old = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
 	if (old > 0 && prctl(PR_SET_TIMERSLACK, 1000000UL, 0, 0, 0) == 0) {
