@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -57,7 +56,7 @@ func main() {
 	so := flag.String("so", "build/out_kubeship.so", "the kubeship plugin")
 	gl := flag.String("grafana-loki", "build/perf/out_grafana_loki.so", "the grafana-loki plugin (make perf builds it)")
 	out := flag.String("out", "build/perf", "where results.md and cpu.svg go")
-	flag.BoolVar(&showThreads, "threads", false, "print each run's CPU and context switches by thread name")
+	flag.BoolVar(&showThreads, "threads", false, "print each run's CPU and context switches per thread")
 	flag.Parse()
 	bin, err := fluentbit.Find()
 	if err != nil {
@@ -230,13 +229,7 @@ func usage(pid int) (cpu, rssMB float64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	for _, l := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			rssMB = kb / 1024
-		}
-	}
-	if rssMB == 0 {
+	if rssMB = statusNumber(string(status), "VmHWM") / 1024; rssMB == 0 {
 		return 0, 0, errors.New("no VmHWM in /proc/<pid>/status")
 	}
 	return cpu, rssMB, nil

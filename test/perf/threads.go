@@ -33,17 +33,9 @@ func threads(pid int) ([]threadUse, error) {
 			continue // the thread ended meanwhile
 		}
 		name, user, sys := parseStat(string(stat))
-		u := threadUse{name: filepath.Base(task) + " " + name, user: user, sys: sys}
-		for _, l := range strings.Split(string(status), "\n") {
-			if v, ok := strings.CutPrefix(l, "voluntary_ctxt_switches:"); ok {
-				n, _ := strconv.Atoi(strings.TrimSpace(v))
-				u.voluntary += n
-			} else if v, ok := strings.CutPrefix(l, "nonvoluntary_ctxt_switches:"); ok {
-				n, _ := strconv.Atoi(strings.TrimSpace(v))
-				u.invol += n
-			}
-		}
-		out = append(out, u)
+		out = append(out, threadUse{name: filepath.Base(task) + " " + name, user: user, sys: sys,
+			voluntary: int(statusNumber(string(status), "voluntary_ctxt_switches")),
+			invol:     int(statusNumber(string(status), "nonvoluntary_ctxt_switches"))})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].user+out[i].sys > out[j].user+out[j].sys })
 	return out, nil
@@ -59,6 +51,18 @@ func parseStat(stat string) (name string, user, sys float64) {
 	utime, _ := strconv.ParseFloat(f[11], 64)
 	stime, _ := strconv.ParseFloat(f[12], 64)
 	return name, utime / 100, stime / 100 // USER_HZ is 100 on Linux
+}
+
+// statusNumber reads the number of a "key: value" line of a
+// /proc/<pid>/status file (kB for sizes); 0 when there is none.
+func statusNumber(status, key string) float64 {
+	for _, l := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(l, key+":"); ok {
+			n, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return n
+		}
+	}
+	return 0
 }
 
 func printThreads(name string, use []threadUse) {

@@ -19,3 +19,13 @@ func TestParseStat(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusNumber(t *testing.T) {
+	status := "Name:\tfluent-bit\nVmHWM:\t  104236 kB\nvoluntary_ctxt_switches:\t7350\nnonvoluntary_ctxt_switches:\t100\n"
+	for key, want := range map[string]float64{"VmHWM": 104236, "voluntary_ctxt_switches": 7350,
+		"nonvoluntary_ctxt_switches": 100, "VmRSS": 0} {
+		if got := statusNumber(status, key); got != want {
+			t.Errorf("statusNumber(%q) = %v, want %v", key, got, want)
+		}
+	}
+}
