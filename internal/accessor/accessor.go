@@ -117,7 +117,7 @@ func parseBracket(pattern, rest string) (step, string, error) {
 	}
 	idx, err := strconv.Atoi(inner)
 	if err != nil || idx < 0 {
-		return bad("subscript must be a quoted key or a non-negative index, got [" + inner + "]")
+		return bad("subscript must be a quoted key or a non-negative index, got " + strconv.Quote("["+inner+"]"))
 	}
 	return step{index: idx, isIndex: true}, rest[end+1:], nil
 }
