@@ -169,43 +169,49 @@ func FuzzJSONLevel(f *testing.F) {
 	f.Add(`{"level":"warn","msg":"x"}`)
 	f.Add(`{"a":{"level":"no"},"severity":"ERROR","b":[1,"level"]}`)
 	f.Add(`{"msg":"say \"level\":\"x\"","lvl":"debug"}`)
+	f.Add(`{"level":"0","\b":""}`)
+	f.Add(`{"lev\u0065l":"x","level":"a\nb","severity":"y","severity":"z"}`)
 	f.Fuzz(func(t *testing.T, s string) {
-		got := jsonLevel([]byte(s))
 		var m map[string]any
 		if json.Unmarshal([]byte(s), &m) != nil {
 			return
 		}
-		want := ""
-		for _, k := range levelKeys {
-			if v, ok := m[k].(string); ok && v != "" && !strings.ContainsAny(rawValue(s, k), `\`) {
-				want = v
-				break
-			}
-		}
-		if want != "" && string([]rune(string(got))) != want || want == "" && got != nil && !duplicateKeys(s) {
+		got, want := jsonLevel([]byte(s)), wantLevel(t, s)
+		if string(got) != want {
 			t.Fatalf("%s: level %q, encoding/json says %q", s, got, want)
 		}
 	})
 }
 
-// rawValue is a crude lookup of key's raw string value, to skip escapes.
-func rawValue(s, key string) string {
-	i := strings.Index(s, `"`+key+`"`)
-	if i < 0 {
-		return ""
+// wantLevel is jsonLevel's rule applied with encoding/json's tokenizer to a
+// valid object: of the top-level keys written without escapes, the best
+// ranked whose value is a non-empty string without escapes, the first of
+// equal rank.
+func wantLevel(t *testing.T, s string) string {
+	dec := json.NewDecoder(strings.NewReader(s))
+	if _, err := dec.Token(); err != nil { // {
+		t.Fatal(err)
 	}
-	return s[i:]
-}
-
-// duplicateKeys reports objects where encoding/json keeps the last of a
-// repeated key (the scanner may keep an earlier one).
-func duplicateKeys(s string) bool {
-	for _, k := range levelKeys {
-		if strings.Count(s, `"`+k+`"`) > 1 {
-			return true
+	want, best := "", len(levelKeys)
+	for dec.More() {
+		from := dec.InputOffset()
+		if _, err := dec.Token(); err != nil {
+			t.Fatal(err)
+		}
+		rawKey := strings.Trim(s[from:dec.InputOffset()], " \t\r\n,")
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		r := levelRank([]byte(strings.Trim(rawKey, `"`)))
+		if strings.Contains(rawKey, `\`) || r >= best {
+			continue
+		}
+		if len(v) > 2 && v[0] == '"' && !strings.Contains(string(v), `\`) {
+			want, best = string(v[1:len(v)-1]), r
 		}
 	}
-	return false
+	return want
 }
 
 // A joined entry keeps the first part's fields while later parts are read.
