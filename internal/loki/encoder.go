@@ -106,7 +106,6 @@ type Batch struct {
 	meta    []pair
 	strs    map[string]string // see intern
 	memo    labelMemo         // the last record's labels, see add
-	raw     []byte            // a request's protobuf, before snappy
 	bodies  [][]byte          // request bodies, see request
 }
 

@@ -3,17 +3,18 @@ package sink
 import (
 	"github.com/kubeship/kubeship/internal/config"
 	"github.com/kubeship/kubeship/internal/datadog"
+	"github.com/kubeship/kubeship/internal/freelist"
 )
 
 // datadogEncoder adapts datadog.Encoder to the sink.
 type datadogEncoder struct {
 	enc     *datadog.Encoder
-	batches freeList[datadog.Batch] // reused across flushes
+	batches freelist.List[datadog.Batch] // reused across flushes
 }
 
 func newDatadogEncoder(cfg *config.Config) datadogEncoder {
 	d := cfg.Datadog
-	return datadogEncoder{batches: newFreeList[datadog.Batch](), enc: datadog.New(datadog.Options{
+	return datadogEncoder{batches: freelist.New[datadog.Batch](batchesKept), enc: datadog.New(datadog.Options{
 		Service: d.Service, Source: d.Source, Hostname: d.Hostname, Tags: d.Tags,
 		MessageKey: d.MessageKey, IncludeTagKey: d.IncludeTagKey, TagKey: d.TagKey, DateKey: d.DateKey,
 		KubernetesMetadata: cfg.KubernetesMetadata, LabelsAsTags: d.LabelsAsTags, Compress: d.Compress,
@@ -22,7 +23,7 @@ func newDatadogEncoder(cfg *config.Config) datadogEncoder {
 }
 
 func (e datadogEncoder) encode(tag string, chunk []byte) (encoded, error) {
-	b := e.batches.get()
+	b := e.batches.Get()
 	b.Reset()
 	err := e.enc.Encode(b, tag, chunk)
 	st := b.Stats
@@ -34,5 +35,5 @@ func (e datadogEncoder) encode(tag string, chunk []byte) (encoded, error) {
 	}
 	// The requests' bodies live in the batch: it returns to the pool only
 	// once they are delivered.
-	return encoded{b.Requests(), st.Records, notes, func() { e.batches.put(b) }}, err
+	return encoded{b.Requests(), st.Records, notes, func() { e.batches.Put(b) }}, err
 }

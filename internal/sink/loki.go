@@ -4,24 +4,30 @@ import (
 	"fmt"
 
 	"github.com/kubeship/kubeship/internal/config"
+	"github.com/kubeship/kubeship/internal/freelist"
 	"github.com/kubeship/kubeship/internal/loki"
 )
+
+// batchesKept bounds the batches kept for reuse: one per concurrent flush
+// for up to that many workers; more concurrent flushes allocate and drop
+// theirs.
+const batchesKept = 4
 
 // lokiEncoder adapts loki.Encoder to the sink.
 type lokiEncoder struct {
 	enc       *loki.Encoder
 	batchSize int
 	maxLine   int
-	batches   freeList[loki.Batch] // reused across flushes (see loki.Batch.Reset)
+	batches   freelist.List[loki.Batch] // reused across flushes (see loki.Batch.Reset)
 }
 
 func newLokiEncoder(cfg *config.Config) lokiEncoder {
 	return lokiEncoder{enc: loki.New(cfg), batchSize: cfg.BatchSize, maxLine: cfg.MaxLineSize,
-		batches: newFreeList[loki.Batch]()}
+		batches: freelist.New[loki.Batch](batchesKept)}
 }
 
 func (e lokiEncoder) encode(tag string, chunk []byte) (encoded, error) {
-	b := e.batches.get()
+	b := e.batches.Get()
 	b.Reset()
 	err := e.enc.Encode(b, tag, chunk)
 	st := b.Stats
@@ -35,5 +41,5 @@ func (e lokiEncoder) encode(tag string, chunk []byte) (encoded, error) {
 	}
 	// The requests' bodies live in the batch: it returns to the pool only
 	// once they are delivered.
-	return encoded{b.Requests(e.batchSize), st.Records, notes, func() { e.batches.put(b) }}, err
+	return encoded{b.Requests(e.batchSize), st.Records, notes, func() { e.batches.Put(b) }}, err
 }
