@@ -8,11 +8,6 @@ import (
 	"github.com/kubeship/kubeship/internal/loki"
 )
 
-// batchesKept bounds the batches kept for reuse: one per concurrent flush
-// for up to that many workers; more concurrent flushes allocate and drop
-// theirs.
-const batchesKept = 4
-
 // lokiEncoder adapts loki.Encoder to the sink.
 type lokiEncoder struct {
 	enc       *loki.Encoder
