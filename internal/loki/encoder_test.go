@@ -516,6 +516,41 @@ func TestResetBatchEncodesAsANewOne(t *testing.T) {
 	}
 }
 
+// A batch's requests wait for delivery while other batches encode: their
+// bodies must not live in the compression buffers the batches share.
+func TestRequestsOutliveOtherBatches(t *testing.T) {
+	cfg, err := parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := New(cfg)
+	var first Batch
+	if err := enc.Encode(&first, "kube.var.log.containers.x", fargateChunk()); err != nil {
+		t.Fatal(err)
+	}
+	reqs := first.Requests(64 << 10)
+	var copies [][]byte
+	for _, r := range reqs {
+		copies = append(copies, append([]byte(nil), r.Body...))
+	}
+	for i := range 2 * compressBufsKept {
+		var other Batch
+		chunk := eventtest.Chunk(true, eventtest.Event{Time: time.Unix(1700000000, int64(i)), Body: eventtest.FargateBody(i)})
+		if err := enc.Encode(&other, "kube.var.log.containers.y", chunk); err != nil {
+			t.Fatal(err)
+		}
+		other.Requests(64 << 10)
+	}
+	for i, r := range reqs {
+		if !bytes.Equal(r.Body, copies[i]) {
+			t.Fatalf("request %d of %d changed while other batches encoded", i, len(reqs))
+		}
+	}
+	if len(decode(t, reqs)) != len(reqs) {
+		t.Fatal("requests do not decode")
+	}
+}
+
 // Records of one container share their kubernetes map, so their labels are
 // computed once; labels that read other fields still differ per record, and
 // per-record counts stay exact.
