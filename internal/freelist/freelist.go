@@ -9,6 +9,11 @@ package freelist
 // through KUBESHIP_CPUPROFILE's hook).
 type List[T any] struct{ c chan *T }
 
+// PerFlush is how many values a list of per-flush memory keeps: one per
+// concurrent flush for up to 4 workers; more concurrent flushes allocate
+// and drop theirs.
+const PerFlush = 4
+
 // New returns a list that keeps at most n values.
 func New[T any](n int) List[T] { return List[T]{c: make(chan *T, n)} }
 

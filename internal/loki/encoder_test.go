@@ -16,6 +16,7 @@ import (
 	"github.com/kubeship/kubeship/internal/config"
 	"github.com/kubeship/kubeship/internal/delivery"
 	"github.com/kubeship/kubeship/internal/event/eventtest"
+	"github.com/kubeship/kubeship/internal/freelist"
 )
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.UTC)
@@ -533,7 +534,7 @@ func TestRequestsOutliveOtherBatches(t *testing.T) {
 	for _, r := range reqs {
 		copies = append(copies, append([]byte(nil), r.Body...))
 	}
-	for i := range 2 * compressBufsKept {
+	for i := range 2 * freelist.PerFlush {
 		var other Batch
 		chunk := eventtest.Chunk(true, eventtest.Event{Time: time.Unix(1700000000, int64(i)), Body: eventtest.FargateBody(i)})
 		if err := enc.Encode(&other, "kube.var.log.containers.y", chunk); err != nil {

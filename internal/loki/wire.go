@@ -207,10 +207,7 @@ func compareInt(a, b int64) int {
 // or kept for reuse, which showed in Fluent Bit's peak RSS (make bench).
 type compressBuf struct{ raw, dst []byte }
 
-// compressBufsKept is one per concurrent flush for up to 4 workers.
-const compressBufsKept = 4
-
-var compressBufs = freelist.New[compressBuf](compressBufsKept)
+var compressBufs = freelist.New[compressBuf](freelist.PerFlush)
 
 // request encodes parts as a snappy protobuf push request whose body lives
 // in the batch's buffers (reused after Reset), so that steady flushing

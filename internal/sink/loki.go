@@ -18,7 +18,7 @@ type lokiEncoder struct {
 
 func newLokiEncoder(cfg *config.Config) lokiEncoder {
 	return lokiEncoder{enc: loki.New(cfg), batchSize: cfg.BatchSize, maxLine: cfg.MaxLineSize,
-		batches: freelist.New[loki.Batch](batchesKept)}
+		batches: freelist.New[loki.Batch](freelist.PerFlush)}
 }
 
 func (e lokiEncoder) encode(tag string, chunk []byte) (encoded, error) {

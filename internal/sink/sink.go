@@ -155,11 +155,6 @@ func newEncoder(cfg *config.Config) encoder {
 	return newLokiEncoder(cfg)
 }
 
-// batchesKept bounds the batches kept for reuse: one per concurrent flush
-// for up to that many workers; more concurrent flushes allocate and drop
-// theirs.
-const batchesKept = 4
-
 // encoder turns a chunk into one destination's requests.
 type encoder interface {
 	// encode returns the requests and the error that stopped decoding.
