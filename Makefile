@@ -3,30 +3,54 @@ SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BUILD := build
-SO := $(BUILD)/out_kubeship.so
-HOST := $(BUILD)/kubeship-host
 LOKI := $(BUILD)/loki
+# `make build GOARCH=arm64` cross-builds into build/arm64 with Debian's
+# gcc-aarch64-linux-gnu; the native build stays in build/.
+HOSTARCH := $(shell $(GO) env GOHOSTARCH)
+GOARCH ?= $(HOSTARCH)
+CROSS_CC_arm64 := aarch64-linux-gnu-gcc
+CROSS_CC_amd64 := x86_64-linux-gnu-gcc
+ifeq ($(GOARCH),$(HOSTARCH))
+OUT := $(BUILD)
+TARGET_CC := cc
+else
+OUT := $(BUILD)/$(GOARCH)
+TARGET_CC := $(CROSS_CC_$(GOARCH))
+endif
+SO := $(OUT)/out_kubeship.so
+HOST := $(OUT)/kubeship-host
+HOST19 := $(OUT)/kubeship-host-1.9
+# The arm64 object, run by the C host under qemu-user against the real Loki.
+ARM64_TESTS := TestRegistersAsKubeship|TestFargateRecordsArriveExactly|TestConcurrentFlushes|TestDatadogTagsAsTheAgentSetsThem|TestFluentBitABIs
 # A count of inputs, not a duration: with a duration, Go 1.26's fuzzing
 # coordinator can fail a target with "context deadline exceeded" at the end
 # of the run on a busy machine, with no failing input (golang/go#75804).
 FUZZTIME ?= 20000x
 GOFILES := $(shell find . -name '*.go' -not -path './build/*')
 
-.PHONY: help build loki test e2e test-faults lint unit fuzz-short fuzz demo bench clean
+.PHONY: help build so-path loki test test-arm64 e2e test-faults lint unit fuzz-short fuzz demo bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: $(SO) $(HOST) ## Build build/out_kubeship.so and the C test host
+build: $(SO) $(HOST) $(HOST19) ## Build build/out_kubeship.so and the C test hosts (GOARCH=arm64: build/arm64/)
+
+so-path: ## Print the path of the plugin this GOARCH builds (for docker/Dockerfile)
+	@echo $(SO)
 
 $(SO): $(GOFILES) go.mod go.sum
-	@mkdir -p $(BUILD)
-	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath \
+	@mkdir -p $(OUT)
+	CGO_ENABLED=1 GOARCH=$(GOARCH) CC=$(TARGET_CC) $(GO) build -buildmode=c-shared -trimpath \
 		-ldflags "-s -w -X main.version=$(VERSION)" -o $@ ./plugin
 
+# -rdynamic: Fluent Bit exports its functions to plugins, and so does the host.
 $(HOST): test/host/host.c
-	@mkdir -p $(BUILD)
-	cc -O2 -Wall -Wextra -Werror -o $@ $< -ldl -lpthread
+	@mkdir -p $(OUT)
+	$(TARGET_CC) -O2 -Wall -Wextra -Werror -rdynamic -o $@ $< -ldl -lpthread
+
+$(HOST19): test/host/host.c
+	@mkdir -p $(OUT)
+	$(TARGET_CC) -O2 -Wall -Wextra -Werror -rdynamic -DFLB_V1_9 -o $@ $< -ldl -lpthread
 
 loki: $(LOKI) ## Build a real Loki server from the Go module proxy (test/loki)
 
@@ -45,7 +69,12 @@ test: build loki lint ## Everything: unit, host, integration against a real Loki
 	LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 ./...
 	$(GO) test -race -count=1 ./internal/...
 	cd test/manifests && $(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory test-arm64
 	$(MAKE) --no-print-directory fuzz-short
+
+test-arm64: loki ## Cross-build the arm64 plugin and host; run them under qemu-user against the real Loki
+	$(MAKE) --no-print-directory build GOARCH=arm64
+	KUBESHIP_HOST_ARCH=arm64 LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 -run '^($(ARM64_TESTS))$$' ./test/integration
 
 e2e: build loki ## Real Fluent Bit ($$FLUENT_BIT or PATH) end-to-end tests; fails when it is missing
 	KUBESHIP_REQUIRE_FLUENT_BIT=1 LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 -v ./test/e2e

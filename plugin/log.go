@@ -25,7 +25,8 @@ static void *kubeship_api_of(void *plugin) { return ((struct kubeship_plugin *) 
 static void *kubeship_ins_of(void *plugin) { return ((struct kubeship_plugin *) plugin)->o_ins; }
 
 // kubeship_log prints through Fluent Bit's logger when the instance's
-// log_level allows it.
+// log_level allows it. Only for a Fluent Bit whose struct flb_api has these
+// fields (apiFull): in older ones they lie past its end.
 static void kubeship_log(void *api, void *ins, int level, const char *msg) {
     struct kubeship_api *a = api;
     if (a == NULL || a->log_print == NULL) {
@@ -41,6 +42,8 @@ import "C"
 
 import (
 	"fmt"
+	"os"
+	"time"
 	"unsafe"
 )
 
@@ -69,6 +72,16 @@ func newLogger(plugin unsafe.Pointer, name string) *logger {
 }
 
 func (l *logger) print(level int, format string, args []any) {
+	if apiLevel != apiFull {
+		// No logger in the API table: write Fluent Bit's line format to
+		// its stderr, at its default level (info).
+		if level <= levelInfo {
+			name := [...]string{levelError: "error", levelWarn: "warn", levelInfo: "info"}[level]
+			fmt.Fprintf(os.Stderr, "[%s] [%s] %s%s\n", time.Now().Format("2006/01/02 15:04:05"),
+				name, l.prefix, fmt.Sprintf(format, args...))
+		}
+		return
+	}
 	msg := C.CString(l.prefix + fmt.Sprintf(format, args...))
 	defer C.free(unsafe.Pointer(msg))
 	C.kubeship_log(l.api, l.ins, C.int(level), msg)

@@ -27,8 +27,13 @@ var instances atomic.Int32
 func FLBPluginRegister(def unsafe.Pointer) int {
 	startProfile()
 	quietRuntime()
-	return output.FLBPluginRegister(def, "kubeship", "Kubernetes logs to Grafana Loki")
+	return register(def, "kubeship", "Kubernetes logs to Grafana Loki and Datadog")
 }
+
+// minVersion is the oldest Fluent Bit kubeship runs in: 1.9's plugin API
+// has no logger, and kubeship is tested with 4.2 and 5.1 (README).
+const minVersion = "kubeship needs Fluent Bit 2.0 or newer (tested: 4.2 and 5.1); this one is older " +
+	"(its plugin API has no logger): upgrade it, e.g. aws-for-fluent-bit 2.x → 3.x"
 
 // FLBPluginInit is called once per [OUTPUT] section. plugin is shared by all
 // sections and overwritten before each init, so keys are read only here.
@@ -38,6 +43,10 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 	name := fmt.Sprintf("kubeship.%d", instances.Add(1)-1)
 	log := newLogger(plugin, name)
 	defer recoverTo(log, "init", &rc, output.FLB_ERROR)
+	if apiLevel == apiOld {
+		log.Errorf("%s", minVersion)
+		return output.FLB_ERROR
+	}
 	s, err := sink.New(keys{plugin}, log, version, name)
 	if err != nil {
 		log.Errorf("configuration: %v", err)

@@ -98,8 +98,9 @@ func New(g config.Getter, log Logger, version, instance string) (*Sink, error) {
 	if cfg.BatchWait != "" {
 		log.Infof("batch_wait is ignored: kubeship pushes each chunk when Fluent Bit flushes it; tune [SERVICE] Flush instead")
 	}
-	log.Infof("destination %s: pushing to %s (batch_size %d bytes, timeout %s, retry_budget %s, GOMAXPROCS %d)",
-		cfg.Destination, redacted(cfg.URL), cfg.BatchSize, cfg.Timeout, cfg.RetryBudget, runtime.GOMAXPROCS(0))
+	log.Infof("destination %s: pushing to %s (batch_size %d bytes, timeout %s, retry_budget %s, GOMAXPROCS %d, %s/%s)",
+		cfg.Destination, redacted(cfg.URL), cfg.BatchSize, cfg.Timeout, cfg.RetryBudget, runtime.GOMAXPROCS(0),
+		runtime.GOOS, runtime.GOARCH)
 	return s, nil
 }
 

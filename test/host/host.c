@@ -4,9 +4,19 @@
 /*
  * kubeship-host: a tiny stand-in for Fluent Bit that loads a Go output plugin
  * (.so built with fluent-bit-go) through the same ABI and in the same order as
- * Fluent Bit v4.2's Go proxy, so tests catch plugins that would break there.
+ * Fluent Bit's Go proxy, so tests catch plugins that would break there.
  *
- * Mirrors (Fluent Bit v4.2.8):
+ * ABIs (-a): 5.1 (default; struct flb_plugin_proxy_def ends with config_map,
+ * 48 bytes), 4.2 (4.2.3-4.2.x: def ends with event_type, 40 bytes). Built with
+ * -DFLB_V1_9 it is a 1.9-era host instead: a 32-byte def without event_type,
+ * a struct flb_api with only output_get_property, and no exported
+ * flb_output_log_check (Fluent Bit 2.0 added both). The def and the API table
+ * end at a page boundary followed by an inaccessible page, so a plugin that
+ * writes past the def or reads past the API table of the host's version
+ * crashes here, as it could in that Fluent Bit. Like Fluent Bit, the host is
+ * linked with -rdynamic: plugins can dlsym(RTLD_DEFAULT) its flb_* functions.
+ *
+ * Mirrors (Fluent Bit v4.2.8 and v5.1.1; v1.9.10 with -DFLB_V1_9):
  *   src/flb_plugin_proxy.c  flb_plugin_proxy_create/_register (dlopen, register),
  *                           flb_proxy_output_cb_init/_pre_run/_exit/_destroy,
  *                           proxy_cb_flush
@@ -17,13 +27,14 @@
  *                           (keys the core keeps), flb_output_get_property,
  *                           flb_output_log_check, flb_output_exit (exit order)
  *
- * Usage: kubeship-host [-l LEVEL] PLUGIN.so [-i [-k key=value]...]...
+ * Usage: kubeship-host [-a 5.1|4.2] [-l LEVEL] PLUGIN.so [-i [-k key=value]...]...
  * Then one command per line on stdin (flush, flushn, exit); answers on stdout.
  * The plugin's own writes to stdout are redirected to stderr so they cannot
  * corrupt the protocol. With KUBESHIP_HOST_SYNC=1 in the environment, a marker
  * (SYNC_MARK) is written to stderr before each answer, so a driver can tell
  * when it has read all stderr the plugin wrote before that answer.
  */
+#define _DEFAULT_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #include <dlfcn.h>
 #include <pthread.h>
@@ -32,14 +43,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
-/* include/fluent-bit/flb_plugin_proxy.h */
+/* include/fluent-bit/flb_plugin_proxy.h: 1.9-4.2.2 end at description (32
+ * bytes), 4.2.3+ add event_type (40), 5.x add config_map (48). */
 struct flb_plugin_proxy_def {
     int type, proxy, flags;
     char *name, *description;
     int event_type;
+    void *config_map;  /* struct flb_config_map *; Fluent Bit validates keys with it when set */
 };
+#define DEF_SIZE_1_9 32
+#define DEF_SIZE_4_2 40
 struct flb_plugin_proxy_context {
     void *remote_context;
     void *proxy; /* struct flb_plugin_proxy * in Fluent Bit; plugins never read it */
@@ -68,7 +84,7 @@ struct flbgo_output_plugin {
     int (*cb_exit)(void);
     int (*cb_exit_ctx)(void *);
 };
-_Static_assert(sizeof(struct flb_plugin_proxy_def) == 40, "def ABI");
+_Static_assert(sizeof(struct flb_plugin_proxy_def) == 48, "def ABI");
 _Static_assert(sizeof(struct flb_plugin_proxy_context) == 16, "context ABI");
 _Static_assert(sizeof(struct flbgo_output_plugin) == 72, "plugin ABI");
 
@@ -84,7 +100,8 @@ struct instance {                          /* stands in for flb_output_instance 
 static struct instance *ins;
 static int nins, global_level = 3;
 static struct flbgo_output_plugin plugin;  /* ONE object shared by all instances */
-static struct flb_plugin_proxy_def def;
+static struct flb_plugin_proxy_def *def;   /* its first def_size bytes exist */
+static size_t def_size = sizeof(struct flb_plugin_proxy_def);
 static FILE *proto;                        /* protocol stream (the real stdout) */
 static int sync_marks;
 #define SYNC_MARK "\0kubeship-host-sync\0"
@@ -150,8 +167,8 @@ static int set_properties(struct instance *in)
     return 0;
 }
 
-/* ---- the flb_api table ---- */
-static const char *api_output_get_property(const char *key, void *o_ins)
+/* ---- the flb_api table; the functions Fluent Bit exports keep its names ---- */
+const char *flb_output_get_property(const char *key, void *o_ins)
 {
     struct instance *in = o_ins;
     if (!key || !*key) return NULL;
@@ -159,9 +176,7 @@ static const char *api_output_get_property(const char *key, void *o_ins)
         if (strcasecmp(in->props[i].key, key) == 0) return in->props[i].val;
     return NULL;
 }
-static const char *api_null_property(const char *k, void *i) { (void)k; (void)i; return NULL; }
-static void *api_null_cmt(void *i) { (void)i; return NULL; }
-static void api_log_print(int level, const char *file, int line, const char *fmt, ...)
+void flb_log_print(int level, const char *file, int line, const char *fmt, ...)
 {
     static const char *names[] = {"off", "error", "warn", "info", "debug", "trace", "help"};
     va_list ap;
@@ -176,14 +191,31 @@ static void api_log_print(int level, const char *file, int line, const char *fmt
     fflush(stderr);
     funlockfile(stderr);
 }
+#ifndef FLB_V1_9
+static const char *api_null_property(const char *k, void *i) { (void)k; (void)i; return NULL; }
+static void *api_null_cmt(void *i) { (void)i; return NULL; }
 static int api_input_log_check(void *i, int l) { (void)i; (void)l; return 1; }
-static int api_output_log_check(void *o_ins, int l) { return ((struct instance *)o_ins)->log_level >= l; }
+int flb_output_log_check(void *o_ins, int l) { return ((struct instance *)o_ins)->log_level >= l; }
 static int api_custom_log_check(void *c, int l) { (void)c; (void)l; return 0; }
 
-static struct flb_api api = {
-    api_output_get_property, api_null_property, api_null_cmt, api_null_cmt,
-    api_log_print, api_input_log_check, api_output_log_check,
+static const struct flb_api api_template = {
+    flb_output_get_property, api_null_property, api_null_cmt, api_null_cmt,
+    flb_log_print, api_input_log_check, flb_output_log_check,
     api_null_property, api_custom_log_check};
+#define API_SIZE sizeof(struct flb_api)
+#else
+static const struct flb_api api_template = {.output_get_property = flb_output_get_property};
+#define API_SIZE sizeof(void *)            /* 1.9's struct flb_api: one pointer */
+#endif
+
+/* guarded returns size bytes that end where an inaccessible page begins. */
+static void *guarded(size_t size)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || mprotect(p + page, page, PROT_NONE) != 0) { perror("mmap"); exit(4); }
+    return p + page - size;
+}
 
 /* ---- flushing ---- */
 struct job {
@@ -280,7 +312,7 @@ static void *sym(void *dso, const char *name)  /* flb_plugin_proxy_symbol */
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: kubeship-host [-l LEVEL] PLUGIN.so [-i [-k key=value]...]...\n");
+    fprintf(stderr, "usage: kubeship-host [-a 5.1|4.2] [-l LEVEL] PLUGIN.so [-i [-k key=value]...]...\n");
     return 2;
 }
 
@@ -294,6 +326,10 @@ int main(int argc, char **argv)
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "-l") == 0 && a + 1 < argc) {
             global_level = atoi(argv[++a]);
+        } else if (strcmp(argv[a], "-a") == 0 && a + 1 < argc) {
+            const char *abi = argv[++a];
+            if (strcmp(abi, "4.2") == 0) def_size = DEF_SIZE_4_2;
+            else if (strcmp(abi, "5.1") != 0) return usage();
         } else if (strcmp(argv[a], "-i") == 0) {
             if (!(ins[nins].props = calloc((size_t)argc, sizeof(struct prop)))) return 4;
             ins[nins++].log_level = -1;
@@ -316,6 +352,13 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     sync_marks = getenv("KUBESHIP_HOST_SYNC") != NULL;
 
+#ifdef FLB_V1_9
+    def_size = DEF_SIZE_1_9;
+#endif
+    struct flb_api *api = guarded(API_SIZE);
+    memcpy(api, &api_template, API_SIZE);
+    def = guarded(def_size);                    /* zero-filled, as Fluent Bit's calloc */
+
     void *dso = dlopen(path, RTLD_LAZY);
     if (!dso) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 2; }
 
@@ -323,12 +366,14 @@ int main(int argc, char **argv)
     int (*reg)(struct flb_plugin_proxy_def *) = (int (*)(struct flb_plugin_proxy_def *))sym(dso, "FLBPluginRegister");
     if (pre_register && pre_register(0) == -1) { fprintf(stderr, "FLBPluginPreRegister failed\n"); return 2; }
     if (!reg) { fprintf(stderr, "no FLBPluginRegister symbol\n"); return 2; }
-    if (reg(&def) == -1 || def.type != 2 || def.proxy != 11) {
-        fprintf(stderr, "registration failed: type=%d (want 2) proxy=%d (want 11)\n", def.type, def.proxy);
+    if (reg(def) == -1 || def->type != 2 || def->proxy != 11) {
+        fprintf(stderr, "registration failed: type=%d (want 2) proxy=%d (want 11)\n", def->type, def->proxy);
         return 2;
     }
-    answer("registered name=%s description=%s event_type=%d",
-           def.name ? def.name : "", def.description ? def.description : "", def.event_type);
+    answer("registered name=%s description=%s event_type=%d config_map=%s",
+           def->name ? def->name : "", def->description ? def->description : "",
+           def_size > DEF_SIZE_1_9 ? def->event_type : 0,
+           def_size > DEF_SIZE_4_2 ? (def->config_map ? "set" : "none") : "absent");
 
     plugin.cb_init = (int (*)(struct flbgo_output_plugin *))sym(dso, "FLBPluginInit");
     if (!plugin.cb_init) { fprintf(stderr, "[error] [go proxy]: could not load FLBPluginInit symbol\n"); return 2; }
@@ -336,25 +381,25 @@ int main(int argc, char **argv)
     plugin.cb_flush_ctx = (int (*)(void *, const void *, size_t, char *))sym(dso, "FLBPluginFlushCtx");
     plugin.cb_exit = (int (*)(void))sym(dso, "FLBPluginExit");
     plugin.cb_exit_ctx = (int (*)(void *))sym(dso, "FLBPluginExitCtx");
-    plugin.name = def.name;
+    plugin.name = def->name;
     void (*pre_exit)(int) = (void (*)(int))sym(dso, "FLBPluginOutputPreExit");
     int (*pre_run)(int) = (int (*)(int))sym(dso, "FLBPluginOutputPreRun");
     void (*unreg)(struct flb_plugin_proxy_def *) = (void (*)(struct flb_plugin_proxy_def *))sym(dso, "FLBPluginUnregister");
 
     for (int i = 0; i < nins; i++) {            /* flb_output_new + flb_output_set_property */
-        snprintf(ins[i].name, sizeof(ins[i].name), "%s.%d", def.name ? def.name : "go", i);
+        snprintf(ins[i].name, sizeof(ins[i].name), "%s.%d", def->name ? def->name : "go", i);
         if (set_properties(&ins[i]) != 0) return 3;
         if (ins[i].log_level < 0) ins[i].log_level = global_level;
     }
     for (int i = 0; i < nins; i++) {            /* flb_output_init_all -> proxy_go_output_init */
-        ins[i].ctx.proxy = &def;
-        plugin.api = &api;
+        ins[i].ctx.proxy = def;
+        plugin.api = api;
         plugin.o_ins = &ins[i];
         plugin.context = &ins[i].ctx;
         rc = plugin.cb_init(&plugin);
         answer("init %d rc=%d", i, rc);
         if (rc <= 0) {
-            fprintf(stderr, "[error] [go proxy]: plugin '%s' failed to initialize\n", def.name);
+            fprintf(stderr, "[error] [go proxy]: plugin '%s' failed to initialize\n", def->name);
             return 3;
         }
     }
@@ -378,7 +423,7 @@ int main(int argc, char **argv)
         if (plugin.cb_exit_ctx) rc = plugin.cb_exit_ctx(ins[i].ctx.remote_context);
         else if (plugin.cb_exit) rc = plugin.cb_exit();
     }
-    if (unreg) unreg(&def);                     /* flb_proxy_output_cb_destroy */
+    if (unreg) unreg(def);                     /* flb_proxy_output_cb_destroy */
     dlclose(dso);
     answer("exit %d", rc);
     return 0;

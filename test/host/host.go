@@ -1,14 +1,19 @@
 // Package host drives kubeship-host (host.c), a small C program that loads a
 // Fluent Bit Go output plugin .so through the same ABI and call sequence as
-// Fluent Bit v4.2, so Go tests can exercise the real c-shared plugin without
-// a Fluent Bit binary.
+// Fluent Bit 5.1 and 4.2 (or, built as kubeship-host-1.9, Fluent Bit 1.9),
+// so Go tests can exercise the real c-shared plugin without a Fluent Bit
+// binary.
 //
-// Binaries: <root>/build/kubeship-host and <root>/build/out_kubeship.so, where
-// <root> is the directory holding the go.mod of module
+// Binaries: <root>/build/kubeship-host{,-1.9} and <root>/build/out_kubeship.so,
+// where <root> is the directory holding the go.mod of module
 // github.com/kubeship/kubeship (found by walking up from the working
-// directory). The host binary is (re)compiled from test/host/host.c with cc
-// when it is missing or older than host.c; the plugin .so is never built here
+// directory). The host binaries are (re)compiled from test/host/host.c with
+// cc when missing or older than host.c; the plugin .so is never built here
 // (run `make build`).
+//
+// With $KUBESHIP_HOST_ARCH=arm64 the host and plugin are the cross-built
+// ones in <root>/build/arm64 (`make build GOARCH=arm64`), run under
+// $KUBESHIP_HOST_EMULATOR (default "qemu-aarch64 -L /usr/aarch64-linux-gnu").
 //
 // Methods that take no testing.TB use the one given to Start/StartOpts and may
 // call t.Fatalf, so call them from the test's own goroutine.
@@ -23,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,6 +75,9 @@ type Options struct {
 	// FlushTimeout bounds each Flush/FlushConcurrent call and the whole
 	// start-up (registration plus all inits). 0 means DefaultFlushTimeout.
 	FlushTimeout time.Duration
+	// ABI is the Fluent Bit whose plugin ABI the host mirrors: "5.1" (the
+	// default when empty), "4.2", or "1.9" (the separate kubeship-host-1.9).
+	ABI string
 }
 
 // Host is a running kubeship-host process with the plugin loaded and all
@@ -122,13 +131,18 @@ func Start(t testing.TB, instances ...Instance) *Host {
 // On success Close is registered with t.Cleanup.
 func StartOpts(t testing.TB, opts Options, instances ...Instance) (*Host, error) {
 	t.Helper()
-	hostBin, so := binaries(t, opts.SO)
+	hostBin, so := binaries(t, opts.SO, opts.ABI == "1.9")
 
 	level := opts.LogLevel
 	if level == 0 {
 		level = 3
 	}
 	args := []string{"-l", strconv.Itoa(level), so}
+	if opts.ABI == "4.2" || opts.ABI == "5.1" {
+		args = append([]string{"-a", opts.ABI}, args...)
+	} else if opts.ABI != "" && opts.ABI != "1.9" {
+		t.Fatalf("host: unknown ABI %q (want 5.1, 4.2 or 1.9)", opts.ABI)
+	}
 	for _, in := range instances {
 		args = append(args, "-i")
 		keys := make([]string, 0, len(in))
@@ -157,7 +171,8 @@ func StartOpts(t testing.TB, opts Options, instances ...Instance) (*Host, error)
 	if h.timeout <= 0 {
 		h.timeout = DefaultFlushTimeout
 	}
-	h.cmd = exec.Command(hostBin, args...)
+	run := append(emulator(), hostBin)
+	h.cmd = exec.Command(run[0], append(run[1:], args...)...)
 	h.cmd.Env = append(append(os.Environ(), opts.Env...), "KUBESHIP_HOST_SYNC=1")
 	stdin, err := h.cmd.StdinPipe()
 	if err != nil {
@@ -477,15 +492,41 @@ func (h *Host) stop(exiting bool) string {
 
 var buildMu sync.Mutex
 
+// ArchEnv selects cross-built binaries run under emulation (see the package
+// comment).
+const ArchEnv = "KUBESHIP_HOST_ARCH"
+
+// Arch returns the architecture of the host and plugin that tests run.
+func Arch() string {
+	if a := os.Getenv(ArchEnv); a != "" {
+		return a
+	}
+	return runtime.GOARCH
+}
+
+func emulator() []string {
+	if Arch() == runtime.GOARCH {
+		return nil
+	}
+	if e := strings.Fields(os.Getenv("KUBESHIP_HOST_EMULATOR")); len(e) > 0 {
+		return e
+	}
+	return []string{"qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"}
+}
+
 // binaries returns the host binary (compiling it when stale) and the plugin.
-func binaries(t testing.TB, so string) (hostBin, plugin string) {
+func binaries(t testing.TB, so string, v19 bool) (hostBin, plugin string) {
 	t.Helper()
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatalf("host: %v", err)
 	}
+	dir := filepath.Join(root, "build")
+	if Arch() != runtime.GOARCH {
+		dir = filepath.Join(dir, Arch())
+	}
 	if so == "" {
-		so = filepath.Join(root, "build", "out_kubeship.so")
+		so = filepath.Join(dir, "out_kubeship.so")
 	}
 	if so, err = filepath.Abs(so); err != nil {
 		t.Fatalf("host: %v", err)
@@ -493,7 +534,18 @@ func binaries(t testing.TB, so string) (hostBin, plugin string) {
 	if _, err := os.Stat(so); err != nil {
 		t.Fatalf("host: plugin %s not found (run `make build`): %v", so, err)
 	}
-	hostBin, err = buildHost(root)
+	name := "kubeship-host"
+	if v19 {
+		name += "-1.9"
+	}
+	if Arch() != runtime.GOARCH {
+		hostBin = filepath.Join(dir, name)
+		if _, err := os.Stat(hostBin); err != nil {
+			t.Fatalf("host: %v (run `make build GOARCH=%s`)", err, Arch())
+		}
+		return hostBin, so
+	}
+	hostBin, err = buildHost(root, name, v19)
 	if err != nil {
 		t.Fatalf("host: %v (run `make build`)", err)
 	}
@@ -523,13 +575,14 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// buildHost compiles build/kubeship-host from test/host/host.c when it is
-// missing or older than the source, writing to a temporary name and renaming
-// so concurrent test processes never see a half-written binary.
-func buildHost(root string) (string, error) {
+// buildHost compiles build/<name> from test/host/host.c when it is missing
+// or older than the source, writing to a temporary name and renaming so
+// concurrent test processes never see a half-written binary. The flags are
+// the Makefile's.
+func buildHost(root, name string, v19 bool) (string, error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	bin := filepath.Join(root, "build", "kubeship-host")
+	bin := filepath.Join(root, "build", name)
 	src := filepath.Join(root, "test", "host", "host.c")
 	srcInfo, srcErr := os.Stat(src)
 	if binInfo, err := os.Stat(bin); err == nil && (srcErr != nil || !binInfo.ModTime().Before(srcInfo.ModTime())) {
@@ -546,7 +599,11 @@ func buildHost(root string) (string, error) {
 		cc = "cc"
 	}
 	tmp := fmt.Sprintf("%s.tmp%d", bin, os.Getpid())
-	cmd := exec.Command(cc, "-O2", "-Wall", "-Wextra", "-o", tmp, src, "-ldl", "-lpthread")
+	args := []string{"-O2", "-Wall", "-Wextra", "-rdynamic", "-o", tmp, src, "-ldl", "-lpthread"}
+	if v19 {
+		args = append([]string{"-DFLB_V1_9"}, args...)
+	}
+	cmd := exec.Command(cc, args...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		os.Remove(tmp)

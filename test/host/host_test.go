@@ -74,7 +74,7 @@ func chunkSum() int {
 
 func TestRegistration(t *testing.T) {
 	h := startEcho(t, Instance{})
-	if got, want := h.Registration(), "registered name=echo description=test echo plugin event_type=0"; got != want {
+	if got, want := h.Registration(), "registered name=echo description=test echo plugin event_type=0 config_map=none"; got != want {
 		t.Errorf("Registration() = %q, want %q", got, want)
 	}
 	if got := h.InitRCs(); len(got) != 1 || got[0] != FLB_OK {

@@ -20,8 +20,8 @@ func TestQuietRuntime(t *testing.T) {
 		env  []string
 		want string
 	}{
-		{nil, "GOMAXPROCS 1)"},
-		{[]string{"GOMAXPROCS=2"}, "GOMAXPROCS 2)"},
+		{nil, "GOMAXPROCS 1, "},
+		{[]string{"GOMAXPROCS=2"}, "GOMAXPROCS 2, "},
 	}
 	for _, tt := range tests {
 		h, err := host.StartOpts(t, host.Options{Env: tt.env}, host.Instance{"url": s.PushURL()})

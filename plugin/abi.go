@@ -1,0 +1,61 @@
+package main
+
+/*
+#include <dlfcn.h>
+#include <stdlib.h>
+
+// The fields that struct flb_plugin_proxy_def has in every Fluent Bit from
+// 1.9 to 5.x (include/fluent-bit/flb_plugin_proxy.h). 4.2.3 appended
+// event_type and 5.0 config_map; the def is zero-filled, so a plugin that
+// leaves them alone registers a logs output without a config map anywhere.
+struct kubeship_def {
+    int type;
+    int proxy;
+    int flags;
+    char *name;
+    char *description;
+};
+
+// Fluent Bit links its binary with -rdynamic, so a plugin can look up the
+// functions it exports. flb_output_log_check came with Fluent Bit 2.0, in
+// the same release that grew struct flb_api from one field
+// (output_get_property) to the logging functions kubeship's logger calls.
+static int kubeship_api_level(void) {
+    if (dlsym(RTLD_DEFAULT, "flb_output_log_check") != NULL) {
+        return 2;
+    }
+    if (dlsym(RTLD_DEFAULT, "flb_output_get_property") != NULL) {
+        return 1;
+    }
+    return 0;
+}
+*/
+import "C"
+
+import (
+	"unsafe"
+
+	"github.com/fluent/fluent-bit-go/output"
+)
+
+// What the loading Fluent Bit's struct flb_api holds.
+const (
+	apiUnknown = 0 // it exports no flb_* functions: use only output_get_property
+	apiOld     = 1 // before 2.0: only output_get_property
+	apiFull    = 2 // 2.0 and later: log_print, output_log_check, ...
+)
+
+var apiLevel = int(C.kubeship_api_level())
+
+// register fills def as fluent-bit-go's output.FLBPluginRegister does, but
+// without writing event_type: that field is past the end of the def in
+// every Fluent Bit before 4.2.3, and writing it corrupts the heap there.
+func register(def unsafe.Pointer, name, description string) int {
+	d := (*C.struct_kubeship_def)(def)
+	d._type = output.FLB_PROXY_OUTPUT_PLUGIN
+	d.proxy = output.FLB_PROXY_GOLANG
+	d.flags = 0
+	d.name = C.CString(name)
+	d.description = C.CString(description)
+	return 0
+}
