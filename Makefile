@@ -65,7 +65,7 @@ lint: ## gofmt and go vet
 
 test: build loki lint ## Everything: unit, host, integration against a real Loki, e2e with a real Fluent Bit when found, short fuzzing
 	@command -v "$${FLUENT_BIT:-fluent-bit}" >/dev/null || \
-		echo "*** Fluent Bit not found: the real-Fluent-Bit tests (test/e2e, test/conf) will be SKIPPED; set FLUENT_BIT or use make e2e ***"
+		echo "*** Fluent Bit not found: the real-Fluent-Bit tests (test/e2e, test/conf, test/readme's Quick start, test/differential, the Fluent Bit fault scenarios) will be SKIPPED; set FLUENT_BIT or use make e2e ***"
 	LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 ./...
 	$(GO) test -race -count=1 ./internal/...
 	cd test/manifests && $(GO) test -count=1 ./...
@@ -76,8 +76,8 @@ test-arm64: loki ## Cross-build the arm64 plugin and host; run them under qemu-u
 	$(MAKE) --no-print-directory build GOARCH=arm64
 	KUBESHIP_HOST_ARCH=arm64 LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 -run '^($(ARM64_TESTS))$$' ./test/integration
 
-e2e: build loki ## Real Fluent Bit ($$FLUENT_BIT or PATH) end-to-end tests; fails when it is missing
-	KUBESHIP_REQUIRE_FLUENT_BIT=1 LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 -v ./test/e2e
+e2e: build loki ## Every real-Fluent-Bit suite against each binary of $$FLUENT_BITS ("/path/a /path/b"; else $$FLUENT_BIT or PATH): a version × suite matrix (build/e2e/matrix.md)
+	LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) run ./test/matrix
 
 test-faults: build loki ## The full fault set: a minute of 429s, a 5-minute outage with an RSS plot (build/faults/)
 	KUBESHIP_FAULTS_FULL=1 LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 -timeout 30m -v ./test/faultinject

@@ -271,7 +271,10 @@ func (e *Encoder) add(b *Batch, en entry.Entry, fromTag kube.Meta) error {
 		e.derive(b, key, fromTag)
 	}
 
-	f := entryFields{fields: en.Fields, log: en.Log, ms: en.Time / 1e6}
+	// Rounded to the nearest millisecond, as Fluent Bit's datadog output
+	// does (plugins/out_datadog/datadog.c), so a migrated output's logs keep
+	// their timestamps.
+	f := entryFields{fields: en.Fields, log: en.Log, ms: (en.Time + 5e5) / 1e6}
 	if e.messageKey != "" {
 		for _, fl := range en.Fields {
 			if string(fl.Key) != e.messageKey {

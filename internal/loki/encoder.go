@@ -6,6 +6,7 @@ package loki
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/kubeship/kubeship/internal/config"
 	"github.com/kubeship/kubeship/internal/entry"
@@ -80,7 +81,9 @@ func New(cfg *config.Config) *Encoder {
 			}
 		}
 	}
-	for _, p := range cfg.RemoveKeys {
+	// So do the maps of structured_metadata_map_keys (loki.c removes them
+	// too), and remove_keys.
+	for _, p := range slices.Concat(cfg.StructuredMetadataMapKeys, cfg.RemoveKeys) {
 		keys, _ := p.Keys()
 		e.line.remove.add(keys)
 	}

@@ -168,7 +168,7 @@ func TestMapping(t *testing.T) {
 			`{app="legacy", app_kubernetes_io_name="web", container="app", namespace="shop", pod_template_hash="7d9f"}`, "hello", defaultMeta},
 		{"structured_metadata_explicit_and_maps", config.Map{"structured_metadata": "team=$team,cluster=prod", "structured_metadata_map_keys": "$extra"},
 			map[string]any{"log": "x", "team": "pay", "extra": map[string]any{"a": "1", "b": int64(2)}},
-			`{job="fluent-bit"}`, `{"extra":{"a":"1","b":2},"log":"x"}`, "a=1 b=2 cluster=prod team=pay"},
+			`{job="fluent-bit"}`, "x", "a=1 b=2 cluster=prod team=pay"}, // the map leaves the line, as in Fluent Bit's loki output
 		{"label_value_cannot_inject", config.Map{"labels": "x=$x"}, map[string]any{"log": "l", "x": "a\", evil=\"1\"}\n{"},
 			`{x="a\", evil=\"1\"}\n{"}`, "l", ""},
 		{"invalid_utf8_label_value", config.Map{"labels": "x=$x"}, map[string]any{"log": "l", "x": "a\xffb"},

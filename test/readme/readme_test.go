@@ -1,0 +1,260 @@
+// Package readme holds the README to what it shows: every config snippet is
+// (an excerpt of) a file under conf/, every make target exists, every path
+// a command names exists, and the Quick start, run as written with a real
+// Fluent Bit, delivers to Loki and to a Datadog intake.
+package readme
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubeship/kubeship/test/ddintake"
+	"github.com/kubeship/kubeship/test/fluentbit"
+	"github.com/kubeship/kubeship/test/host"
+)
+
+// A block is one fenced code block of the README.
+type block struct {
+	lang   string
+	marker string // the <!-- ... --> comment just above it, if any
+	lines  []string
+	line   int // where it starts
+}
+
+func readme(t *testing.T) (string, []block) {
+	t.Helper()
+	root, err := host.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var blocks []block
+	var cur *block
+	marker := ""
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case cur != nil && trimmed == "```":
+			blocks = append(blocks, *cur)
+			cur = nil
+		case cur != nil:
+			cur.lines = append(cur.lines, line)
+		case strings.HasPrefix(trimmed, "```"):
+			cur = &block{lang: strings.TrimPrefix(trimmed, "```"), marker: marker, line: n}
+			marker = ""
+		case strings.HasPrefix(trimmed, "<!--") && strings.HasSuffix(trimmed, "-->"):
+			marker = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(trimmed, "<!--"), "-->"))
+		case trimmed != "":
+			marker = ""
+		}
+	}
+	if cur != nil {
+		t.Fatalf("README.md:%d: code block never closed", cur.line)
+	}
+	return root, blocks
+}
+
+// Config snippets are files under conf/ (or excerpts of one, in order),
+// named in a <!-- file: PATH --> comment above the block, so the tests that
+// run those files test the snippet.
+func TestConfigSnippetsAreShippedFiles(t *testing.T) {
+	root, blocks := readme(t)
+	seen := 0
+	for _, b := range blocks {
+		if b.lang != "ini" && b.lang != "yaml" {
+			continue
+		}
+		seen++
+		path, ok := strings.CutPrefix(b.marker, "file: ")
+		if !ok || !strings.HasPrefix(path, "conf/") {
+			t.Errorf("README.md:%d: a %s snippet needs <!-- file: conf/... --> above it naming the file it shows", b.line, b.lang)
+			continue
+		}
+		content, err := os.ReadFile(filepath.Join(root, path))
+		if err != nil {
+			t.Errorf("README.md:%d: %v", b.line, err)
+			continue
+		}
+		if !excerpt(b.lines, strings.Split(string(content), "\n")) {
+			t.Errorf("README.md:%d: the snippet is not an excerpt of %s (its lines, whole and in order)", b.line, path)
+		}
+	}
+	if seen == 0 {
+		t.Error("no config snippets found in README.md")
+	}
+}
+
+// excerpt reports whether the non-empty lines of snippet occur in file,
+// whole and in order (a snippet may leave lines out).
+func excerpt(snippet, file []string) bool {
+	i := 0
+	for _, want := range snippet {
+		if strings.TrimSpace(want) == "" {
+			continue
+		}
+		for i < len(file) && file[i] != want {
+			i++
+		}
+		if i == len(file) {
+			return false
+		}
+		i++
+	}
+	return true
+}
+
+var makeTarget = regexp.MustCompile(`(?m)^([a-z0-9-]+):`)
+var repoPath = regexp.MustCompile(`(?:^|[\s=])((?:conf|docker|test|docs)/[\w./-]+)`)
+
+// Every make target a shell snippet runs exists, and every file it names.
+func TestCommandsNameRealTargetsAndFiles(t *testing.T) {
+	root, blocks := readme(t)
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := map[string]bool{}
+	for _, m := range makeTarget.FindAllStringSubmatch(string(mk), -1) {
+		targets[m[1]] = true
+	}
+	for _, b := range blocks {
+		if b.lang != "sh" {
+			continue
+		}
+		for _, line := range b.lines {
+			cmd, _, _ := strings.Cut(line, "#")
+			f := strings.Fields(cmd)
+			if len(f) > 0 && f[0] == "make" {
+				for _, arg := range f[1:] {
+					if !strings.Contains(arg, "=") && !targets[arg] {
+						t.Errorf("README.md:%d: make %s: no such target", b.line, arg)
+					}
+				}
+			}
+			for _, m := range repoPath.FindAllStringSubmatch(cmd, -1) {
+				if _, err := os.Stat(filepath.Join(root, m[1])); err != nil {
+					t.Errorf("README.md:%d: %s does not exist", b.line, m[1])
+				}
+			}
+		}
+	}
+}
+
+// quickstart returns the README block marked <!-- quickstart:NAME -->.
+func quickstart(t *testing.T, name string) []string {
+	_, blocks := readme(t)
+	for _, b := range blocks {
+		if b.marker == "quickstart:"+name {
+			return b.lines
+		}
+	}
+	t.Fatalf("README.md has no block marked <!-- quickstart:%s -->", name)
+	return nil
+}
+
+// pathWithFluentBit puts the Fluent Bit under test first on PATH as
+// `fluent-bit`, as a user's would be.
+func pathWithFluentBit(t *testing.T, bin string) string {
+	dir := t.TempDir()
+	if err := os.Symlink(bin, filepath.Join(dir, "fluent-bit")); err != nil {
+		t.Fatal(err)
+	}
+	return dir + string(os.PathListSeparator) + os.Getenv("PATH")
+}
+
+// The Loki Quick start, pasted into bash in the repository as written:
+// it builds what it needs, starts Loki and Fluent Bit, and its curl shows
+// the record that arrived.
+func TestQuickStartLoki(t *testing.T) {
+	bin := fluentbit.Need(t)
+	root, _ := host.RepoRoot()
+	lines := quickstart(t, "loki")
+	// A fresh Loki: an earlier run's records must not pass this one.
+	if err := os.RemoveAll("/tmp/kubeship-quickstart"); err != nil {
+		t.Fatal(err)
+	}
+	script := "set -e\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n" + strings.Join(lines, "\n") + "\n"
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "PATH="+pathWithFluentBit(t, bin))
+	out, err := runFor(cmd, 5*time.Minute)
+	if err != nil {
+		t.Fatalf("the Quick start failed: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, `"job":"quickstart"`) || !strings.Contains(out, "hello from kubeship") {
+		t.Errorf("the Quick start's query did not show the record in Loki:\n%s", out)
+	}
+}
+
+// The Datadog Quick start's command, with the API key it asks for, against
+// the intake: Datadog itself is not reachable from here, so the test adds
+// one key to the shown file, url, pointing kubeship at the intake.
+func TestQuickStartDatadog(t *testing.T) {
+	bin := fluentbit.Need(t)
+	root, _ := host.RepoRoot()
+	lines := quickstart(t, "datadog")
+	const want = "DD_API_KEY=<your API key> fluent-bit -e build/out_kubeship.so -c conf/quickstart/datadog.conf"
+	if len(lines) != 1 || strings.TrimSpace(lines[0]) != want {
+		t.Fatalf("the Datadog Quick start is %q; this test runs %q", lines, want)
+	}
+	const key = "0123456789abcdef0123456789abcdef"
+	intake, err := ddintake.Start(ddintake.Options{APIKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer intake.Close()
+	conf, err := os.ReadFile(filepath.Join(root, "conf/quickstart/datadog.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(t.TempDir(), "datadog.conf")
+	if err := os.WriteFile(tmp, []byte(string(conf)+"    url          "+intake.URL()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-e", filepath.Join(root, "build/out_kubeship.so"), "-c", tmp)
+	cmd.Env = append(os.Environ(), "DD_API_KEY="+key)
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := intake.WaitEntries(1, 30*time.Second)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if err != nil {
+		t.Fatalf("%v\nFluent Bit:\n%s", err, log.String())
+	}
+	if e := entries[0]; e.Message != "hello from kubeship" || e.Service != "quickstart" || e.DDSource != "kubeship" {
+		t.Errorf("arrived %+v", e)
+	}
+	if strings.Contains(log.String(), key) {
+		t.Error("Fluent Bit's log shows the API key")
+	}
+}
+
+// runFor runs cmd, killing its process group after limit.
+func runFor(cmd *exec.Cmd, limit time.Duration) (string, error) {
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	timer := time.AfterFunc(limit, func() { killGroup(cmd) })
+	err := cmd.Wait()
+	timer.Stop()
+	killGroup(cmd) // whatever the script left running
+	return out.String(), err
+}
