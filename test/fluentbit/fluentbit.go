@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -60,6 +61,18 @@ func Version(bin string) string {
 	line, _, _ := strings.Cut(string(out), "\n")
 	return strings.TrimSpace(line)
 }
+
+// Major returns the major version of bin, from `fluent-bit --version`.
+func Major(bin string) (int, error) {
+	v := Version(bin)
+	m := versionRE.FindStringSubmatch(v)
+	if m == nil {
+		return 0, fmt.Errorf("%s: no version in %q", bin, v)
+	}
+	return strconv.Atoi(m[1])
+}
+
+var versionRE = regexp.MustCompile(`\bv?(\d+)\.\d+`)
 
 // MissingError says the Fluent Bit found lacks plugins a config names, as
 // a build with FLB_MINIMAL or with plugins switched off does.

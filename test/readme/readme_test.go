@@ -258,3 +258,79 @@ func runFor(cmd *exec.Cmd, limit time.Duration) (string, error) {
 	killGroup(cmd) // whatever the script left running
 	return out.String(), err
 }
+
+// The migration section names every key of the peers users come from: the
+// built-in loki and datadog outputs (their `fluent-bit -o NAME -h` options,
+// Fluent Bit's tls.* keys as one group) and grafana-loki (its config.go, in
+// the Loki module that test/loki pins).
+func TestMigrationCoversEveryPeerKey(t *testing.T) {
+	root, _ := host.RepoRoot()
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(b)
+	start := strings.Index(section, "## Coming from")
+	if start < 0 {
+		t.Fatal("README.md has no '## Coming from' section")
+	}
+	section = section[start:]
+	if end := strings.Index(section[3:], "\n## "); end >= 0 {
+		section = section[:end+3]
+	}
+	named := func(key string) bool {
+		return strings.Contains(section, "`"+key+"`") || strings.Contains(section, "`"+key+" ")
+	}
+
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/grafana/loki/v3")
+	cmd.Dir = filepath.Join(root, "test", "loki")
+	dir, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("the Loki module (make loki downloads it): %v", err)
+	}
+	src, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(dir)), "clients", "cmd", "fluent-bit", "config.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := regexp.MustCompile(`\.Get\("(\w+)"\)`).FindAllStringSubmatch(string(src), -1)
+	if len(keys) < 20 {
+		t.Fatalf("found %d grafana-loki keys in config.go; has its shape changed?", len(keys))
+	}
+	for _, m := range keys {
+		if !named(m[1]) {
+			t.Errorf("grafana-loki key %s is not in the README's migration section", m[1])
+		}
+	}
+
+	bin := fluentbit.Need(t)
+	for _, output := range []string{"loki", "datadog"} {
+		out, _ := exec.Command(bin, "-o", output, "-h").CombinedOutput()
+		opts := optionsOf(string(out))
+		if len(opts) < 10 {
+			t.Fatalf("fluent-bit -o %s -h listed %d options:\n%s", output, len(opts), out)
+		}
+		for _, k := range opts {
+			if strings.HasPrefix(k, "tls.") && named("tls.*") || named(k) {
+				continue
+			}
+			t.Errorf("%s output key %s is not in the README's migration section", output, k)
+		}
+	}
+}
+
+// optionsOf returns the keys of the OPTIONS part of `fluent-bit -o NAME -h`:
+// a heading line, then "key   description" lines, until the next heading.
+func optionsOf(help string) []string {
+	var keys []string
+	in := false
+	for _, line := range strings.Split(regexp.MustCompile(`\x1b\[[0-9;]*m`).ReplaceAllString(help, ""), "\n") {
+		if regexp.MustCompile(`^[A-Z_]+$`).MatchString(line) {
+			in = line == "OPTIONS"
+			continue
+		}
+		if f := strings.Fields(line); in && len(f) > 0 && line[0] != ' ' {
+			keys = append(keys, f[0])
+		}
+	}
+	return keys
+}
