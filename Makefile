@@ -20,6 +20,7 @@ endif
 SO := $(OUT)/out_kubeship.so
 HOST := $(OUT)/kubeship-host
 HOST19 := $(OUT)/kubeship-host-1.9
+HOSTHIDDEN := $(OUT)/kubeship-host-hidden
 # The arm64 object, run by the C host under qemu-user against the real Loki.
 ARM64_TESTS := TestRegistersAsKubeship|TestFargateRecordsArriveExactly|TestConcurrentFlushes|TestDatadogTagsAsTheAgentSetsThem|TestFluentBitABIs
 # A count of inputs, not a duration: with a duration, Go 1.26's fuzzing
@@ -33,7 +34,7 @@ GOFILES := $(shell find . -name '*.go' -not -path './build/*')
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: $(SO) $(HOST) $(HOST19) ## Build build/out_kubeship.so and the C test hosts (GOARCH=arm64: build/arm64/)
+build: $(SO) $(HOST) $(HOST19) $(HOSTHIDDEN) ## Build build/out_kubeship.so and the C test hosts (GOARCH=arm64: build/arm64/)
 
 so-path: ## Print the path of the plugin this GOARCH builds (for docker/Dockerfile)
 	@echo $(SO)
@@ -51,6 +52,11 @@ $(HOST): test/host/host.c
 $(HOST19): test/host/host.c
 	@mkdir -p $(OUT)
 	$(TARGET_CC) -O2 -Wall -Wextra -Werror -rdynamic -DFLB_V1_9 -o $@ $< -ldl -lpthread
+
+# A Fluent Bit that exports nothing to plugins (not linked with -rdynamic).
+$(HOSTHIDDEN): test/host/host.c
+	@mkdir -p $(OUT)
+	$(TARGET_CC) -O2 -Wall -Wextra -Werror -o $@ $< -ldl -lpthread
 
 loki: $(LOKI) ## Build a real Loki server from the Go module proxy (test/loki)
 

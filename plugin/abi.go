@@ -38,11 +38,11 @@ import (
 	"github.com/fluent/fluent-bit-go/output"
 )
 
-// What the loading Fluent Bit's struct flb_api holds.
+// What the loading Fluent Bit's struct flb_api holds; 0 when it exports no
+// functions to tell (then only output_get_property, which all have, is used).
 const (
-	apiUnknown = 0 // it exports no flb_* functions: use only output_get_property
-	apiOld     = 1 // before 2.0: only output_get_property
-	apiFull    = 2 // 2.0 and later: log_print, output_log_check, ...
+	apiOld  = 1 // before 2.0: only output_get_property
+	apiFull = 2 // 2.0 and later: log_print, output_log_check, ...
 )
 
 var apiLevel = int(C.kubeship_api_level())

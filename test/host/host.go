@@ -1,10 +1,11 @@
 // Package host drives kubeship-host (host.c), a small C program that loads a
 // Fluent Bit Go output plugin .so through the same ABI and call sequence as
-// Fluent Bit 5.1 and 4.2 (or, built as kubeship-host-1.9, Fluent Bit 1.9),
-// so Go tests can exercise the real c-shared plugin without a Fluent Bit
-// binary.
+// Fluent Bit 5.1 and 4.2 (or, built as kubeship-host-1.9, Fluent Bit 1.9;
+// built as kubeship-host-hidden, a Fluent Bit that exports no functions to
+// plugins), so Go tests can exercise the real c-shared plugin without a
+// Fluent Bit binary.
 //
-// Binaries: <root>/build/kubeship-host{,-1.9} and <root>/build/out_kubeship.so,
+// Binaries: <root>/build/kubeship-host{,-1.9,-hidden} and <root>/build/out_kubeship.so,
 // where <root> is the directory holding the go.mod of module
 // github.com/kubeship/kubeship (found by walking up from the working
 // directory). The host binaries are (re)compiled from test/host/host.c with
@@ -76,7 +77,8 @@ type Options struct {
 	// start-up (registration plus all inits). 0 means DefaultFlushTimeout.
 	FlushTimeout time.Duration
 	// ABI is the Fluent Bit whose plugin ABI the host mirrors: "5.1" (the
-	// default when empty), "4.2", or "1.9" (the separate kubeship-host-1.9).
+	// default when empty), "4.2", "1.9" (the separate kubeship-host-1.9) or
+	// "hidden" (5.1, from kubeship-host-hidden, which exports nothing).
 	ABI string
 }
 
@@ -131,7 +133,7 @@ func Start(t testing.TB, instances ...Instance) *Host {
 // On success Close is registered with t.Cleanup.
 func StartOpts(t testing.TB, opts Options, instances ...Instance) (*Host, error) {
 	t.Helper()
-	hostBin, so := binaries(t, opts.SO, opts.ABI == "1.9")
+	hostBin, so := binaries(t, opts.SO, opts.ABI)
 
 	level := opts.LogLevel
 	if level == 0 {
@@ -140,8 +142,8 @@ func StartOpts(t testing.TB, opts Options, instances ...Instance) (*Host, error)
 	args := []string{"-l", strconv.Itoa(level), so}
 	if opts.ABI == "4.2" || opts.ABI == "5.1" {
 		args = append([]string{"-a", opts.ABI}, args...)
-	} else if opts.ABI != "" && opts.ABI != "1.9" {
-		t.Fatalf("host: unknown ABI %q (want 5.1, 4.2 or 1.9)", opts.ABI)
+	} else if _, ok := flavors[opts.ABI]; !ok {
+		t.Fatalf("host: unknown ABI %q (want 5.1, 4.2, 1.9 or hidden)", opts.ABI)
 	}
 	for _, in := range instances {
 		args = append(args, "-i")
@@ -492,6 +494,18 @@ func (h *Host) stop(exiting bool) string {
 
 var buildMu sync.Mutex
 
+// flavors are the host binaries, by Options.ABI, with the Makefile's flags.
+var flavors = map[string]struct {
+	suffix string
+	flags  []string
+}{
+	"":       {"", []string{"-rdynamic"}},
+	"5.1":    {"", []string{"-rdynamic"}},
+	"4.2":    {"", []string{"-rdynamic"}},
+	"1.9":    {"-1.9", []string{"-rdynamic", "-DFLB_V1_9"}},
+	"hidden": {"-hidden", nil},
+}
+
 // ArchEnv selects cross-built binaries run under emulation (see the package
 // comment).
 const ArchEnv = "KUBESHIP_HOST_ARCH"
@@ -515,7 +529,7 @@ func emulator() []string {
 }
 
 // binaries returns the host binary (compiling it when stale) and the plugin.
-func binaries(t testing.TB, so string, v19 bool) (hostBin, plugin string) {
+func binaries(t testing.TB, so, abi string) (hostBin, plugin string) {
 	t.Helper()
 	root, err := RepoRoot()
 	if err != nil {
@@ -534,10 +548,8 @@ func binaries(t testing.TB, so string, v19 bool) (hostBin, plugin string) {
 	if _, err := os.Stat(so); err != nil {
 		t.Fatalf("host: plugin %s not found (run `make build`): %v", so, err)
 	}
-	name := "kubeship-host"
-	if v19 {
-		name += "-1.9"
-	}
+	f := flavors[abi]
+	name := "kubeship-host" + f.suffix
 	if Arch() != runtime.GOARCH {
 		hostBin = filepath.Join(dir, name)
 		if _, err := os.Stat(hostBin); err != nil {
@@ -545,7 +557,7 @@ func binaries(t testing.TB, so string, v19 bool) (hostBin, plugin string) {
 		}
 		return hostBin, so
 	}
-	hostBin, err = buildHost(root, name, v19)
+	hostBin, err = buildHost(root, name, f.flags)
 	if err != nil {
 		t.Fatalf("host: %v (run `make build`)", err)
 	}
@@ -579,7 +591,7 @@ func RepoRoot() (string, error) {
 // or older than the source, writing to a temporary name and renaming so
 // concurrent test processes never see a half-written binary. The flags are
 // the Makefile's.
-func buildHost(root, name string, v19 bool) (string, error) {
+func buildHost(root, name string, flags []string) (string, error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	bin := filepath.Join(root, "build", name)
@@ -599,10 +611,7 @@ func buildHost(root, name string, v19 bool) (string, error) {
 		cc = "cc"
 	}
 	tmp := fmt.Sprintf("%s.tmp%d", bin, os.Getpid())
-	args := []string{"-O2", "-Wall", "-Wextra", "-rdynamic", "-o", tmp, src, "-ldl", "-lpthread"}
-	if v19 {
-		args = append([]string{"-DFLB_V1_9"}, args...)
-	}
+	args := append(append([]string{"-O2", "-Wall", "-Wextra"}, flags...), "-o", tmp, src, "-ldl", "-lpthread")
 	cmd := exec.Command(cc, args...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {

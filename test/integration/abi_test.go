@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -44,6 +45,24 @@ func TestFluentBitABIs(t *testing.T) {
 			}
 		})
 	}
+	// A Fluent Bit that exports no functions can't tell its version: kubeship
+	// uses only what every version has and logs to stderr in Fluent Bit's
+	// format.
+	t.Run("hidden", func(t *testing.T) {
+		h, err := host.StartOpts(t, host.Options{ABI: "hidden"}, host.Instance{"url": s.PushURL(), "labels": "test=abi_hidden"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rc := h.Flush(0, tag, eventtest.Chunk(true, fargate("abi_hidden", 5)...)); rc != host.FLB_OK {
+			t.Fatalf("flush rc %d\n%s", rc, h.Logs())
+		}
+		if _, err := s.WaitFor(ctx, "", `{test="abi_hidden"}`, 5, queryLimit); err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`(?m)^\[\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\] \[info\] \[output:kubeship:kubeship.0\] destination loki`).MatchString(h.Logs()) {
+			t.Errorf("want the start-up line on stderr in Fluent Bit's format:\n%s", h.Logs())
+		}
+	})
 	t.Run("1.9", func(t *testing.T) {
 		_, err := host.StartOpts(t, host.Options{ABI: "1.9"}, host.Instance{"url": s.PushURL()})
 		if err == nil {
