@@ -71,8 +71,12 @@ func newLogger(plugin unsafe.Pointer, name string) *logger {
 	}
 }
 
+// stderrLog is for calls that come with no instance (register, unregister,
+// a flush for an unknown instance).
+var stderrLog = &logger{prefix: "[output:kubeship] "}
+
 func (l *logger) print(level int, format string, args []any) {
-	if apiLevel != apiFull {
+	if apiLevel != apiFull || l.api == nil {
 		// No logger in the API table: write Fluent Bit's line format to
 		// its stderr, at its default level (info).
 		if level <= levelInfo {

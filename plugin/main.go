@@ -24,7 +24,8 @@ var version = "dev"
 var instances atomic.Int32
 
 //export FLBPluginRegister
-func FLBPluginRegister(def unsafe.Pointer) int {
+func FLBPluginRegister(def unsafe.Pointer) (rc int) {
+	defer recoverTo(stderrLog, "register", &rc, -1)
 	startProfile()
 	quietRuntime()
 	return register(def, "kubeship", "Kubernetes logs to Grafana Loki and Datadog")
@@ -52,15 +53,18 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		log.Errorf("configuration: %v", err)
 		return output.FLB_ERROR
 	}
-	output.FLBPluginSetContext(plugin, s)
+	setContext(plugin, s)
 	return output.FLB_OK
 }
 
 //export FLBPluginFlushCtx
 func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.size_t, tag *C.char) (rc int) {
-	s, _ := output.FLBPluginGetContext(ctx).(*sink.Sink)
+	s := sinkOf(ctx)
 	if s == nil {
-		return output.FLB_ERROR
+		// Not an instance of ours (any more): hand the chunk back rather
+		// than drop it (FLB_ERROR would).
+		stderrLog.Errorf("flush for an unknown instance (context %p): chunk handed back to Fluent Bit", ctx)
+		return output.FLB_RETRY
 	}
 	defer recoverTo(s.Logger(), "flush", &rc, output.FLB_RETRY)
 	// The chunk belongs to Fluent Bit and is read in place, during this call only.
@@ -70,7 +74,7 @@ func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.size_t, tag *C.char) (
 
 //export FLBPluginExitCtx
 func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
-	if s, _ := output.FLBPluginGetContext(ctx).(*sink.Sink); s != nil {
+	if s := releaseContext(ctx); s != nil {
 		defer recoverTo(s.Logger(), "exit", &rc, output.FLB_ERROR)
 		s.Close()
 	}
@@ -85,6 +89,8 @@ func FLBPluginExit() int { return output.FLB_OK }
 //
 //export FLBPluginUnregister
 func FLBPluginUnregister(def unsafe.Pointer) {
+	var rc int
+	defer recoverTo(stderrLog, "unregister", &rc, 0)
 	stopProfile()
 }
 

@@ -28,7 +28,10 @@
  *                           flb_output_log_check, flb_output_exit (exit order)
  *
  * Usage: kubeship-host [-a 5.1|4.2] [-l LEVEL] PLUGIN.so [-i [-k key=value]...]...
- * Then one command per line on stdin (flush, flushn, exit); answers on stdout.
+ * Then one command per line on stdin (flush, flushn, reload, exit); answers on
+ * stdout. reload exits every instance and initialises them anew, as Fluent
+ * Bit's hot reload does; "flush old.N ..." then flushes with the context
+ * instance N had before.
  * The plugin's own writes to stdout are redirected to stderr so they cannot
  * corrupt the protocol. With KUBESHIP_HOST_SYNC=1 in the environment, a marker
  * (SYNC_MARK) is written to stderr before each answer, so a driver can tell
@@ -95,6 +98,7 @@ struct instance {                          /* stands in for flb_output_instance 
     int nprops;
     struct prop *props;
     struct flb_plugin_proxy_context ctx;
+    void *old_context;                     /* remote_context before the last reload */
 };
 
 static struct instance *ins;
@@ -219,7 +223,7 @@ static void *guarded(size_t size)
 
 /* ---- flushing ---- */
 struct job {
-    struct instance *in;
+    void *ctx;                              /* the instance's remote_context */
     const char *tag;
     const char *data;
     size_t size;
@@ -236,7 +240,7 @@ static void *flush_job(void *arg)           /* proxy_go_output_flush */
     memcpy(buf, j->data, j->size);
     if (j->start) pthread_barrier_wait(j->start);
     if (plugin.cb_flush_ctx)
-        j->rc = plugin.cb_flush_ctx(j->in->ctx.remote_context, buf, j->size, tag);
+        j->rc = plugin.cb_flush_ctx(j->ctx, buf, j->size, tag);
     else
         j->rc = plugin.cb_flush(buf, j->size, tag);
     memset(buf, 0xAA, j->size);              /* Fluent Bit reuses the chunk memory */
@@ -269,7 +273,8 @@ static void cmd_flush(char *args, int many)
     long i, n = 1;
     size_t size;
     if (!inst || !tag || !file) { answer("error usage: flush INSTANCE TAG FILE%s", many ? " N" : ""); return; }
-    i = strtol(inst, &end, 10);
+    int old = strncmp(inst, "old.", 4) == 0;  /* old.N: the context instance N had before a reload */
+    i = strtol(inst + (old ? 4 : 0), &end, 10);
     if (*end || i < 0 || i >= nins) { answer("error no instance %s", inst); return; }
     if (many) {
         if (!(sp = strrchr(file, ' '))) { answer("error usage: flushn INSTANCE TAG FILE N"); return; }
@@ -287,7 +292,7 @@ static void cmd_flush(char *args, int many)
     if (!jobs || !th) { perror("calloc"); exit(4); }
     if (many) pthread_barrier_init(&start, NULL, (unsigned)n);
     for (long k = 0; k < n; k++) {
-        jobs[k] = (struct job){&ins[i], tag, data, size, many ? &start : NULL, 0};
+        jobs[k] = (struct job){old ? ins[i].old_context : ins[i].ctx.remote_context, tag, data, size, many ? &start : NULL, 0};
         if (!many) flush_job(&jobs[k]);
         else if (pthread_create(&th[k], NULL, flush_job, &jobs[k]) != 0) { perror("pthread_create"); exit(4); }
     }
@@ -301,6 +306,39 @@ static void cmd_flush(char *args, int many)
     free(jobs);
     free(th);
     free(data);
+}
+
+static void (*pre_exit)(int);
+
+/* flb_output_init_all -> proxy_go_output_init, for every instance. */
+static int init_all(void)
+{
+    for (int i = 0; i < nins; i++) {
+        ins[i].ctx.proxy = def;
+        plugin.o_ins = &ins[i];
+        plugin.context = &ins[i].ctx;
+        int rc = plugin.cb_init(&plugin);
+        answer("init %d rc=%d", i, rc);
+        if (rc <= 0) {
+            fprintf(stderr, "[error] [go proxy]: plugin '%s' failed to initialize\n", def->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* flb_output_exit, in instance order; returns the last exit callback's rc. */
+static int exit_all(void)
+{
+    int rc = 0;
+    for (int i = 0; i < nins; i++) {
+        if (pre_exit) pre_exit(0);
+        if (plugin.cb_exit_ctx) rc = plugin.cb_exit_ctx(ins[i].ctx.remote_context);
+        else if (plugin.cb_exit) rc = plugin.cb_exit();
+        ins[i].old_context = ins[i].ctx.remote_context;
+        ins[i].ctx.remote_context = NULL;
+    }
+    return rc;
 }
 
 static void *sym(void *dso, const char *name)  /* flb_plugin_proxy_symbol */
@@ -382,7 +420,7 @@ int main(int argc, char **argv)
     plugin.cb_exit = (int (*)(void))sym(dso, "FLBPluginExit");
     plugin.cb_exit_ctx = (int (*)(void *))sym(dso, "FLBPluginExitCtx");
     plugin.name = def->name;
-    void (*pre_exit)(int) = (void (*)(int))sym(dso, "FLBPluginOutputPreExit");
+    pre_exit = (void (*)(int))sym(dso, "FLBPluginOutputPreExit");
     int (*pre_run)(int) = (int (*)(int))sym(dso, "FLBPluginOutputPreRun");
     void (*unreg)(struct flb_plugin_proxy_def *) = (void (*)(struct flb_plugin_proxy_def *))sym(dso, "FLBPluginUnregister");
 
@@ -391,18 +429,8 @@ int main(int argc, char **argv)
         if (set_properties(&ins[i]) != 0) return 3;
         if (ins[i].log_level < 0) ins[i].log_level = global_level;
     }
-    for (int i = 0; i < nins; i++) {            /* flb_output_init_all -> proxy_go_output_init */
-        ins[i].ctx.proxy = def;
-        plugin.api = api;
-        plugin.o_ins = &ins[i];
-        plugin.context = &ins[i].ctx;
-        rc = plugin.cb_init(&plugin);
-        answer("init %d rc=%d", i, rc);
-        if (rc <= 0) {
-            fprintf(stderr, "[error] [go proxy]: plugin '%s' failed to initialize\n", def->name);
-            return 3;
-        }
-    }
+    plugin.api = api;
+    if (init_all() != 0) return 3;
     for (int i = 0; i < nins && pre_run; i++) pre_run(0);   /* flb_output_pre_run */
 
     char *line = NULL;
@@ -413,16 +441,15 @@ int main(int argc, char **argv)
         if (strncmp(line, "flush ", 6) == 0) cmd_flush(line + 6, 0);
         else if (strncmp(line, "flushn ", 7) == 0) cmd_flush(line + 7, 1);
         else if (strcmp(line, "exit") == 0) break;
+        else if (strcmp(line, "reload") == 0) {   /* flb_reload: exit every instance, init anew */
+            answer("reload exit %d", exit_all());
+            if (init_all() != 0) return 3;
+        }
         else answer("error unknown command: %s", line);
     }
     free(line);
 
-    rc = 0;                                     /* flb_output_exit, in instance order */
-    for (int i = 0; i < nins; i++) {
-        if (pre_exit) pre_exit(0);
-        if (plugin.cb_exit_ctx) rc = plugin.cb_exit_ctx(ins[i].ctx.remote_context);
-        else if (plugin.cb_exit) rc = plugin.cb_exit();
-    }
+    rc = exit_all();
     if (unreg) unreg(def);                     /* flb_proxy_output_cb_destroy */
     dlclose(dso);
     answer("exit %d", rc);

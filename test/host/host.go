@@ -243,7 +243,36 @@ func (h *Host) InitRCs() []int { return append([]int(nil), h.inits...) }
 // not returned after Options.FlushTimeout kills the host and fails the test.
 func (h *Host) Flush(instance int, tag string, chunk []byte) int {
 	h.t.Helper()
-	return h.flush("flush", instance, tag, chunk, 1)[0]
+	return h.flush("flush", strconv.Itoa(instance), tag, chunk, 1)[0]
+}
+
+// FlushStale flushes with the context the instance had before the last
+// Reload, as a Fluent Bit would that called a retired instance.
+func (h *Host) FlushStale(instance int, tag string, chunk []byte) int {
+	h.t.Helper()
+	return h.flush("flush", "old."+strconv.Itoa(instance), tag, chunk, 1)[0]
+}
+
+// Reload does what Fluent Bit's hot reload does to the plugin: every
+// instance's exit, then a new init of each with the same keys. It fails
+// the test unless every init succeeds.
+func (h *Host) Reload() {
+	h.t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	deadline := time.After(h.timeout)
+	line, err := h.send("reload", deadline)
+	for i := 0; err == nil && i < len(h.inits); i++ {
+		var n, rc int
+		if line, err = h.next(deadline); err == nil {
+			if _, serr := fmt.Sscanf(line, "init %d rc=%d", &n, &rc); serr != nil || n != i || rc <= 0 {
+				err = fmt.Errorf("unexpected answer %q", line)
+			}
+		}
+	}
+	if err != nil {
+		h.t.Fatalf("host: reload: %v; %s", err, h.stop(errors.Is(err, errExited)))
+	}
 }
 
 // FlushConcurrent flushes n private copies of chunk to one instance from n
@@ -253,10 +282,10 @@ func (h *Host) FlushConcurrent(instance int, tag string, chunk []byte, n int) []
 	if n < 1 || n > 256 {
 		h.t.Fatalf("host: FlushConcurrent n=%d out of range 1..256", n)
 	}
-	return h.flush("flushn", instance, tag, chunk, n)
+	return h.flush("flushn", strconv.Itoa(instance), tag, chunk, n)
 }
 
-func (h *Host) flush(verb string, instance int, tag string, chunk []byte, n int) []int {
+func (h *Host) flush(verb, instance, tag string, chunk []byte, n int) []int {
 	h.t.Helper()
 	if tag == "" || strings.ContainsAny(tag, " \t\r\n") {
 		h.t.Fatalf("host: tag %q must be non-empty without whitespace", tag)
@@ -272,7 +301,7 @@ func (h *Host) flush(verb string, instance int, tag string, chunk []byte, n int)
 		h.t.Fatalf("host: %v", err)
 	}
 	defer os.Remove(file)
-	cmd := fmt.Sprintf("%s %d %s %s", verb, instance, tag, file)
+	cmd := fmt.Sprintf("%s %s %s %s", verb, instance, tag, file)
 	if verb == "flushn" {
 		cmd += " " + strconv.Itoa(n)
 	}
