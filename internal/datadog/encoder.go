@@ -427,7 +427,7 @@ func comma(dst []byte) []byte {
 // became the message, became tags, is bookkeeping of the router's parser
 // or of an aggregator's Elasticsearch hop, or has the name of a field the
 // encoder set (a JSON line lifted by Merge_Log may hold `message` or
-// `status`; the text is still in the message).
+// `status`; the text is still in the message), or is ddtags.
 func (e *Encoder) leaves(k []byte, f *entryFields, p *podInfo) bool {
 	switch string(k) {
 	case "kubernetes", "stream", "logtag", "time", "@timestamp", "@meta", "flb_tag":
@@ -447,7 +447,10 @@ func (e *Encoder) leaves(k []byte, f *entryFields, p *podInfo) bool {
 	case "status":
 		return f.status != nil
 	case "ddtags":
-		return len(p.tags.buf) > 0
+		// Always kubeship's: the intake reads a log's ddtags as its tags,
+		// and a record must not be able to set them. A record's own
+		// ddtags is dropped.
+		return true
 	}
 	if f.consumed != nil && string(k) == string(f.consumed) {
 		return true

@@ -175,3 +175,12 @@ func decompress(body []byte) []byte {
 	// The body is this package's own gzip output.
 	panic(fmt.Sprintf("datadog: gunzip own request body: %v", err))
 }
+
+// Retained is about how many bytes of buffers the batch keeps for reuse.
+func (b *Batch) Retained() int {
+	n := cap(b.buf) + cap(b.ends)*8 + cap(b.msg) + cap(b.status)
+	for _, r := range b.reqBufs[:cap(b.reqBufs)] {
+		n += cap(r.body) + cap(r.starts)*4
+	}
+	return n
+}

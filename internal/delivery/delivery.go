@@ -32,6 +32,9 @@ type Response struct {
 	RetryAfter time.Duration
 	Message    string
 	Err        error
+	// Permanent marks an Err that no retry can cure: the request could not
+	// be built or sent as it is (an invalid header value, say).
+	Permanent bool
 }
 
 // Sender sends one request.
@@ -70,10 +73,22 @@ type Deliverer struct {
 	Log    Logger
 	// NewBackOff returns the retry schedule; exponential with jitter when nil.
 	NewBackOff func() backoff.BackOff
+	// Stored tells the 2xx statuses that mean the server stored the
+	// records; nil means every 2xx. A 2xx it refuses is a permanent drop
+	// (Loki answers 260 and stores nothing while ingestion is blocked).
+	Stored func(status int) bool
 
 	mu     sync.Mutex
-	ledger map[uint64][]bool // chunk key → which of its requests are done
-	order  []uint64          // ledger keys, oldest first, to bound its size
+	ledger map[uint64][]*progress // chunk key → how far each of its requests got
+	order  []uint64               // ledger keys, oldest first, to bound its size
+}
+
+// progress is how far one request got: done, or split after a 413 into
+// parts with progress of their own, so that a returning chunk resends only
+// the parts not yet accepted.
+type progress struct {
+	done  bool
+	parts []*progress
 }
 
 // ledgerSize bounds the chunks remembered between FLB_RETRY and their
@@ -94,46 +109,55 @@ func (d *Deliverer) Deliver(ctx context.Context, key func() uint64, reqs []Reque
 		return k
 	}
 	out := Outcome{Dropped: map[string]int{}}
-	done := d.take(keyOf, len(reqs))
+	prog := d.take(keyOf, len(reqs))
 	deadline := time.Now().Add(d.Budget)
 	for i, r := range reqs {
-		if done[i] {
-			continue
-		}
-		if !d.send(ctx, r, deadline, &out) {
-			d.keep(keyOf(), done)
+		if !d.send(ctx, r, prog[i], deadline, &out) {
+			d.keep(keyOf(), prog)
 			out.Result = Retry
 			return out
 		}
-		done[i] = true
 	}
 	out.Result = OK
 	return out
 }
 
-// send delivers one request; false means retry later.
-func (d *Deliverer) send(ctx context.Context, r Request, deadline time.Time, out *Outcome) bool {
+// send delivers one request, or what of it is not yet done; false means
+// retry later.
+func (d *Deliverer) send(ctx context.Context, r Request, p *progress, deadline time.Time, out *Outcome) bool {
+	if p.done {
+		return true
+	}
+	if p.parts != nil { // split by an earlier 413
+		return d.sendParts(ctx, r, p, deadline, out)
+	}
 	var bo backoff.BackOff
 	for {
 		resp := d.sendWithin(ctx, r, deadline)
 		out.Attempts++
 		switch {
-		case resp.Err == nil && resp.Status >= 200 && resp.Status < 300:
+		case resp.Err == nil && resp.Status >= 200 && resp.Status < 300 && (d.Stored == nil || d.Stored(resp.Status)):
 			out.Sent += r.Records
+			p.done = true
+			return true
+		case resp.Err == nil && resp.Status >= 200 && resp.Status < 300:
+			d.dropWith(out, "blocked", r.Records, resp, "the server answered success but stored nothing")
+			p.done = true
+			return true
+		case resp.Err != nil && resp.Permanent:
+			d.dropWith(out, "unsendable", r.Records, resp, "the request can't be sent as it is")
+			p.done = true
 			return true
 		case resp.Err == nil && resp.Status == http.StatusRequestEntityTooLarge:
 			if r.Split == nil {
 				d.drop(out, "too_large", r.Records, resp)
+				p.done = true
 				return true
 			}
-			for _, part := range r.Split() {
-				if !d.send(ctx, part, deadline, out) {
-					return false
-				}
-			}
-			return true
+			return d.sendParts(ctx, r, p, deadline, out)
 		case resp.Err == nil && !retryable(resp.Status):
 			d.drop(out, fmt.Sprintf("status_%d", resp.Status), r.Records, resp)
+			p.done = true
 			return true
 		}
 		if bo == nil {
@@ -160,6 +184,25 @@ func (d *Deliverer) send(ctx context.Context, r Request, deadline time.Time, out
 	}
 }
 
+// sendParts sends the halves of a request the server found too large,
+// remembering which were accepted.
+func (d *Deliverer) sendParts(ctx context.Context, r Request, p *progress, deadline time.Time, out *Outcome) bool {
+	parts := r.Split()
+	if len(p.parts) != len(parts) {
+		p.parts = make([]*progress, len(parts))
+		for i := range p.parts {
+			p.parts[i] = &progress{}
+		}
+	}
+	for i, part := range parts {
+		if !d.send(ctx, part, p.parts[i], deadline, out) {
+			return false
+		}
+	}
+	p.done = true
+	return true
+}
+
 // sendWithin sends r, cut off at the flush's deadline: Fluent Bit waits for
 // running flushes before it stops (and with Workers 0 a flush holds its
 // engine), so no request may outlast the retry budget.
@@ -176,8 +219,12 @@ func retryable(status int) bool {
 }
 
 func (d *Deliverer) drop(out *Outcome, reason string, n int, resp Response) {
+	d.dropWith(out, reason, n, resp, "the server rejects them permanently")
+}
+
+func (d *Deliverer) dropWith(out *Outcome, reason string, n int, resp Response, why string) {
 	out.Dropped[reason] += n
-	d.Log.Errorf("%s; %d records not retried (the server rejects them permanently)", describe(resp), n)
+	d.Log.Errorf("%s; %d records not retried (%s)", describe(resp), n, why)
 }
 
 func describe(r Response) string {
@@ -201,34 +248,37 @@ func (d *Deliverer) backOff() backoff.BackOff {
 	return b
 }
 
-// take returns the done-marks of a chunk's requests, removing them from
-// the ledger (a concurrent flush of the same chunk starts fresh).
-func (d *Deliverer) take(key func() uint64, n int) []bool {
+// take returns the progress of a chunk's requests, removing it from the
+// ledger (a concurrent flush of the same chunk starts fresh).
+func (d *Deliverer) take(key func() uint64, n int) []*progress {
 	d.mu.Lock()
 	empty := len(d.ledger) == 0
 	d.mu.Unlock()
-	if empty {
-		return make([]bool, n)
+	var prog []*progress
+	if !empty {
+		k := key() // outside the lock: it reads the whole chunk
+		d.mu.Lock()
+		prog = d.ledger[k]
+		delete(d.ledger, k)
+		d.mu.Unlock()
 	}
-	k := key() // outside the lock: it reads the whole chunk
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	done, ok := d.ledger[k]
-	delete(d.ledger, k)
-	if !ok || len(done) != n {
-		return make([]bool, n)
+	if len(prog) != n {
+		prog = make([]*progress, n)
+		for i := range prog {
+			prog[i] = &progress{}
+		}
 	}
-	return done
+	return prog
 }
 
-// keep remembers a chunk's done-marks until it returns.
-func (d *Deliverer) keep(key uint64, done []bool) {
+// keep remembers a chunk's progress until it returns.
+func (d *Deliverer) keep(key uint64, prog []*progress) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.ledger == nil {
-		d.ledger = map[uint64][]bool{}
+		d.ledger = map[uint64][]*progress{}
 	}
-	d.ledger[key] = done
+	d.ledger[key] = prog
 	d.order = append(d.order, key)
 	for len(d.ledger) > ledgerSize {
 		delete(d.ledger, d.order[0])

@@ -71,12 +71,15 @@ func TestDeliver(t *testing.T) {
 		{"400_is_dropped_not_retried", []Response{{Status: 400, Message: "entry too far behind"}}, []Request{req("a", 4), req("b", 1)}, OK, 1, map[string]int{"status_400": 4}, []string{"a", "b"}},
 		{"401_is_permanent", []Response{{Status: 401}}, []Request{req("a", 2)}, OK, 0, map[string]int{"status_401": 2}, []string{"a"}},
 		{"413_splits", []Response{{Status: 413}}, []Request{{Body: []byte("ab"), Records: 2, Split: func() []Request { return []Request{req("a", 1), req("b", 1)} }}}, OK, 2, nil, []string{"ab", "a", "b"}},
+		{"unsendable_is_dropped_not_retried", []Response{{Err: errors.New(`net/http: invalid header field value for "X-Scope-Orgid"`), Permanent: true}}, []Request{req("a", 2), req("b", 1)}, OK, 1, map[string]int{"unsendable": 2}, []string{"a", "b"}},
+		{"2xx_not_stored_is_dropped", []Response{{Status: 260, Message: "ingestion blocked"}}, []Request{req("a", 3)}, OK, 0, map[string]int{"blocked": 3}, []string{"a"}},
 		{"413_single_record_dropped", []Response{{Status: 413}}, []Request{req("a", 1)}, OK, 0, map[string]int{"too_large": 1}, []string{"a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &script{responses: tt.responses}
 			d, _ := newDeliverer(s, time.Second)
+			d.Stored = func(status int) bool { return status == 200 || status == 204 } // Loki's
 			out := d.Deliver(context.Background(), constKey(1), tt.reqs)
 			if out.Result != tt.result || out.Sent != tt.sentRecs {
 				t.Errorf("result %v sent %d, want %v %d", out.Result, out.Sent, tt.result, tt.sentRecs)
@@ -124,6 +127,29 @@ func TestBudgetSpentReturnsRetryAndSkipsDoneRequestsNextTime(t *testing.T) {
 	d.Deliver(context.Background(), constKey(42), reqs)
 	if strings.Join(s.sent, ",") != "first,second" {
 		t.Errorf("after ack sent %v", s.sent)
+	}
+}
+
+// After a 413 split, a half that was accepted is not sent again when the
+// chunk returns, nor counted again; only the half still pending is.
+func TestSplitHalvesAcceptedAreNotResent(t *testing.T) {
+	down := make([]Response, 1000)
+	for i := range down {
+		down[i] = Response{Status: 503}
+	}
+	s := &script{responses: append([]Response{{Status: 413}, {Status: 204}}, down...)}
+	d, _ := newDeliverer(s, 50*time.Millisecond)
+	split := func() []Request { return []Request{req("A", 1), req("B", 2)} }
+	reqs := []Request{{Body: []byte("AB"), Records: 3, Split: split}}
+	if out := d.Deliver(context.Background(), constKey(7), reqs); out.Result != Retry || out.Sent != 1 {
+		t.Fatalf("first flush: %+v", out)
+	}
+	s.mu.Lock()
+	s.responses, s.sent = nil, nil
+	s.mu.Unlock()
+	out := d.Deliver(context.Background(), constKey(7), reqs)
+	if out.Result != OK || out.Sent != 2 || strings.Join(s.sent, ",") != "B" {
+		t.Errorf("second flush %+v sent %v; want only B, 2 records", out, s.sent)
 	}
 }
 
@@ -186,15 +212,15 @@ func TestRequestIsCutOffAtTheBudget(t *testing.T) {
 func TestLedgerIsBounded(t *testing.T) {
 	d, _ := newDeliverer(&script{}, time.Second)
 	for k := uint64(0); k < 3*ledgerSize; k++ {
-		d.keep(k, []bool{true, false})
+		d.keep(k, []*progress{{done: true}, {}})
 	}
 	if len(d.ledger) > ledgerSize || len(d.order) > 2*ledgerSize {
 		t.Errorf("ledger %d entries, order %d", len(d.ledger), len(d.order))
 	}
-	if done := d.take(constKey(3*ledgerSize-1), 2); !done[0] {
+	if done := d.take(constKey(3*ledgerSize-1), 2); !done[0].done {
 		t.Error("newest chunk forgotten")
 	}
-	if done := d.take(constKey(0), 2); done[0] {
+	if done := d.take(constKey(0), 2); done[0].done {
 		t.Error("oldest chunk kept past the bound")
 	}
 }
@@ -210,7 +236,7 @@ func TestChunkHashedOnlyWhenNeeded(t *testing.T) {
 	if out := d.Deliver(context.Background(), key, []Request{req("a", 1)}); out.Result != OK || hashed != 0 {
 		t.Errorf("result %v, hashed %d times with an empty ledger, want 0", out.Result, hashed)
 	}
-	d.keep(9, []bool{true})
+	d.keep(9, []*progress{{done: true}})
 	d.Deliver(context.Background(), key, []Request{req("a", 1)})
 	if hashed != 1 {
 		t.Errorf("hashed %d times with a ledger to consult, want 1", hashed)

@@ -25,3 +25,16 @@ func TestListKeepsABoundedFew(t *testing.T) {
 		}
 	}
 }
+
+func TestBoundedListDropsLargeValues(t *testing.T) {
+	l := NewBounded(4, 1024, func(b *[]byte) int { return cap(*b) })
+	small, large := make([]byte, 0, 1024), make([]byte, 0, 1025)
+	l.Put(&large)
+	l.Put(&small)
+	if got := len(l.c); got != 1 {
+		t.Fatalf("%d values kept, want only the small one", got)
+	}
+	if v := l.Get(); cap(*v) != 1024 {
+		t.Errorf("kept a value of %d bytes", cap(*v))
+	}
+}

@@ -24,6 +24,7 @@ type Stats struct {
 	DroppedLabels    int // label names over the per-stream limit
 	TruncatedLabels  int // label values over Loki's length limit
 	DroppedMetadata  int // structured metadata entries over Loki's limits
+	SanitizedTenants int // records whose tenant Loki would refuse, made valid
 	FirstLabelDrop   string
 	FirstLabelStream string
 }
@@ -252,8 +253,12 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 	if e.cfg.TenantIDKey != nil {
 		at := len(buf)
 		if v, ok := e.cfg.TenantIDKey.AppendValue(buf, tag, body); ok && len(v) > at {
-			buf = v
-			tenant = b.intern(buf[at:])
+			t, changed := sanitizeTenant(v[at:])
+			if changed {
+				b.Stats.SanitizedTenants++
+			}
+			buf = v[:at+len(t)]
+			tenant = b.intern(t)
 		}
 	}
 	b.scratch = buf

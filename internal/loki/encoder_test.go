@@ -315,6 +315,34 @@ func TestTenantPerRecord(t *testing.T) {
 	}
 }
 
+// A record's tenant that Loki (and Go's HTTP client) would refuse is made
+// valid: characters outside Loki's set become '_', it is cut at 150 bytes.
+// Its records stay in a tenant of their own rather than being lost, or
+// mixed into the default tenant; each is counted.
+func TestTenantSanitized(t *testing.T) {
+	tests := []struct{ name, team, want string }{
+		{"crlf_header_injection", "team\r\nX-Evil: 1", "team__X-Evil__1"},
+		{"nul", "a\x00b", "a_b"},
+		{"pipe_and_space", "a|b c", "a_b_c"},
+		{"utf8", "équipe", "__quipe"},
+		{"dot", ".", "_"},
+		{"dotdot", "..", "__"},
+		{"too_long", strings.Repeat("x", 200), strings.Repeat("x", 150)},
+		{"valid_kept", "Team-1_a.b*'()!", "Team-1_a.b*'()!"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, st := encode(t, config.Map{"tenant_id": "fallback", "tenant_id_key": "$team"}, map[string]any{"log": "x", "team": tt.team})
+			if len(got) != 1 || got[0].tenant != tt.want {
+				t.Fatalf("tenant %q, want %q", got[0].tenant, tt.want)
+			}
+			if wantN := map[bool]int{true: 0, false: 1}[tt.team == tt.want]; st.SanitizedTenants != wantN {
+				t.Errorf("SanitizedTenants %d, want %d", st.SanitizedTenants, wantN)
+			}
+		})
+	}
+}
+
 func TestEntriesInTimeOrderPerStream(t *testing.T) {
 	events := []eventtest.Event{
 		{Time: t0.Add(3 * time.Nanosecond), Body: map[string]any{"log": "3"}},

@@ -2,6 +2,7 @@ package loki
 
 import (
 	"slices"
+	"unsafe"
 
 	"github.com/golang/snappy"
 
@@ -207,7 +208,9 @@ func compareInt(a, b int64) int {
 // or kept for reuse, which showed in Fluent Bit's peak RSS (make bench).
 type compressBuf struct{ raw, dst []byte }
 
-var compressBufs = freelist.New[compressBuf](freelist.PerFlush)
+// compressBufs keeps buffers for requests up to the largest batch_size
+// (5 MB); a request grown larger by one huge entry lets its go.
+var compressBufs = freelist.NewBounded(freelist.PerFlush, 16<<20, func(c *compressBuf) int { return cap(c.raw) + cap(c.dst) })
 
 // request encodes parts as a snappy protobuf push request whose body lives
 // in the batch's buffers (reused after Reset), so that steady flushing
@@ -276,4 +279,18 @@ func splitParts(tenant string, parts []part, records int) []delivery.Request {
 		return newRequest(tenant, parts, snappy.Encode(nil, appendPushRequest(nil, parts)))
 	}
 	return []delivery.Request{encode(a), encode(b)}
+}
+
+// Retained is about how many bytes of buffers the batch keeps for reuse.
+func (b *Batch) Retained() int {
+	n := cap(b.scratch) + (cap(b.pairs)+cap(b.meta))*int(unsafe.Sizeof(pair{}))
+	for _, t := range b.tenants {
+		for _, s := range t.list[:cap(t.list)] {
+			n += cap(s.data) + cap(s.entries)*int(unsafe.Sizeof(entryRef{}))
+		}
+	}
+	for _, body := range b.bodies[:cap(b.bodies)] {
+		n += cap(body)
+	}
+	return n
 }

@@ -14,7 +14,7 @@ type datadogEncoder struct {
 
 func newDatadogEncoder(cfg *config.Config) datadogEncoder {
 	d := cfg.Datadog
-	return datadogEncoder{batches: freelist.New[datadog.Batch](freelist.PerFlush), enc: datadog.New(datadog.Options{
+	return datadogEncoder{batches: freelist.NewBounded(freelist.PerFlush, keptMax(cfg), (*datadog.Batch).Retained), enc: datadog.New(datadog.Options{
 		Service: d.Service, Source: d.Source, Hostname: d.Hostname, Tags: d.Tags,
 		MessageKey: d.MessageKey, IncludeTagKey: d.IncludeTagKey, TagKey: d.TagKey, DateKey: d.DateKey,
 		KubernetesMetadata: cfg.KubernetesMetadata, LabelsAsTags: d.LabelsAsTags, Compress: d.Compress,

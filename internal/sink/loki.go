@@ -18,7 +18,7 @@ type lokiEncoder struct {
 
 func newLokiEncoder(cfg *config.Config) lokiEncoder {
 	return lokiEncoder{enc: loki.New(cfg), batchSize: cfg.BatchSize, maxLine: cfg.MaxLineSize,
-		batches: freelist.New[loki.Batch](freelist.PerFlush)}
+		batches: freelist.NewBounded(freelist.PerFlush, keptMax(cfg), (*loki.Batch).Retained)}
 }
 
 func (e lokiEncoder) encode(tag string, chunk []byte) (encoded, error) {
@@ -33,6 +33,7 @@ func (e lokiEncoder) encode(tag string, chunk []byte) (encoded, error) {
 		{"labels_dropped", st.DroppedLabels, "streams with more than 15 label names keep the first 15; dropped: " + st.FirstLabelDrop},
 		{"label_values_truncated", st.TruncatedLabels, "label values longer than 2048 bytes are truncated"},
 		{"structured_metadata_dropped", st.DroppedMetadata, "structured metadata over 128 entries or 64 KB per line is dropped"},
+		{"tenants_sanitized", st.SanitizedTenants, "records whose tenant_id_key value Loki would refuse go to that tenant with other characters as '_', cut at 150 bytes"},
 	}
 	// The requests' bodies live in the batch: it returns to the pool only
 	// once they are delivered.

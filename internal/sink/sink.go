@@ -117,10 +117,17 @@ func redacted(raw string) string {
 // client of their own).
 func NewWithSender(cfg *config.Config, sender delivery.Sender, log Logger) *Sink {
 	ctx, cancel := context.WithCancel(context.Background())
+	d := &delivery.Deliverer{Sender: sender, Budget: cfg.RetryBudget, Log: log}
+	if cfg.Destination == config.DestLoki {
+		// Loki stores a push when it answers 204 (200 from some gateways);
+		// while ingestion is blocked it answers another 2xx (260 by
+		// default, block_ingestion_status_code) and stores nothing.
+		d.Stored = func(status int) bool { return status == 204 || status == 200 }
+	}
 	return &Sink{
 		cfg:     cfg,
 		enc:     newEncoder(cfg),
-		deliver: &delivery.Deliverer{Sender: sender, Budget: cfg.RetryBudget, Log: log},
+		deliver: d,
 		log:     log,
 		seed:    maphash.MakeSeed(),
 		ctx:     ctx,
@@ -155,6 +162,12 @@ func newEncoder(cfg *config.Config) encoder {
 	}
 	return newLokiEncoder(cfg)
 }
+
+// keptMax bounds the buffers a batch may keep for the next flushes: a few
+// requests' worth. A chunk's batch holds about the chunk's size (Fluent Bit
+// chunks are ~2 MB), but one huge record grows it to the record's size,
+// and kept, that memory would never return.
+func keptMax(cfg *config.Config) int { return max(8<<20, 4*cfg.BatchSize) }
 
 // encoder turns a chunk into one destination's requests.
 type encoder interface {

@@ -184,3 +184,42 @@ func TestCloseStopsRetries(t *testing.T) {
 		t.Fatal("flush still retrying 5 s after Close")
 	}
 }
+
+// One huge record grows a batch's buffers to its size; they are not kept
+// for the next flushes (the line itself is cut to max_line_size), so the
+// memory goes back once the record is delivered.
+func TestHugeRecordBuffersAreNotKept(t *testing.T) {
+	huge := strings.Repeat("x", 32<<20)
+	for _, dest := range []config.Map{{}, {"destination": "datadog", "apikey": "k", "url": "http://127.0.0.1:1/api/v2/logs"}} {
+		t.Run(dest.Get("destination")+"_", func(t *testing.T) {
+			s, _ := newSink(t, dest, &sender{status: func(int) int { return 202 }})
+			if st := s.Flush("app", eventtest.Chunk(true, eventtest.Event{Time: time.Now(), Body: map[string]any{"log": huge}})); st != OK {
+				t.Fatalf("flush: %v", st)
+			}
+			if got := retainedKept(s.enc); got > 8<<20 {
+				t.Errorf("%d MB of buffers kept after the huge record", got>>20)
+			}
+			if st := s.Flush("app", eventtest.Chunk(true, eventtest.Event{Time: time.Now(), Body: map[string]any{"log": "small"}})); st != OK {
+				t.Fatalf("flush: %v", st)
+			}
+			if got := retainedKept(s.enc); got == 0 || got > 1<<20 {
+				t.Errorf("%d bytes of buffers kept after a small record, want some and under 1 MB", got)
+			}
+		})
+	}
+}
+
+// retainedKept is what the next flush's batch brings along.
+func retainedKept(enc encoder) int {
+	switch e := enc.(type) {
+	case lokiEncoder:
+		b := e.batches.Get()
+		defer e.batches.Put(b)
+		return b.Retained()
+	case datadogEncoder:
+		b := e.batches.Get()
+		defer e.batches.Put(b)
+		return b.Retained()
+	}
+	panic("unknown encoder")
+}

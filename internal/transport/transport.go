@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/kubeship/kubeship/internal/config"
 	"github.com/kubeship/kubeship/internal/delivery"
 )
@@ -108,6 +110,11 @@ func (c *Client) Send(ctx context.Context, r delivery.Request) delivery.Response
 		req.Header.Set(k, v)
 	}
 	for k, v := range r.Header {
+		// Go's client would refuse the request at every try (and the
+		// value may be a secret: it is not shown).
+		if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
+			return delivery.Response{Err: fmt.Errorf("header %s: invalid characters in its value", k), Permanent: true}
+		}
 		req.Header.Set(k, v)
 	}
 	resp, err := c.http.Do(req)

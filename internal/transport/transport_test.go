@@ -253,3 +253,28 @@ func TestProxy(t *testing.T) {
 		t.Errorf("proxy saw %q", via)
 	}
 }
+
+// A request Go's client refuses to build (a header value with CR, LF or
+// NUL, as a record's tenant could give) is a permanent failure: no retry
+// can send it. The server is never asked.
+func TestUnsendableRequestIsPermanent(t *testing.T) {
+	asked := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { asked = true }))
+	defer srv.Close()
+	c, err := New(Options{URL: srv.URL, TLS: config.TLS{Verify: true}, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"a\r\nX-Evil: 1", "a\x00b", "a\nb"} {
+		resp := c.Send(context.Background(), delivery.Request{Body: []byte("x"), Header: map[string]string{"X-Scope-OrgID": v}})
+		if resp.Err == nil || !resp.Permanent {
+			t.Errorf("header value %q: %+v, want a permanent error", v, resp)
+		}
+	}
+	if asked {
+		t.Error("the server was asked")
+	}
+	if resp := c.Send(context.Background(), delivery.Request{Body: []byte("x"), Header: map[string]string{"X-Scope-OrgID": "ok"}}); resp.Err != nil || resp.Permanent {
+		t.Errorf("valid request: %+v", resp)
+	}
+}

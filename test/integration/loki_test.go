@@ -346,3 +346,24 @@ func freePort(t *testing.T) int {
 	}
 	return port
 }
+
+// While Loki blocks ingestion it answers 260 (block_ingestion_status_code)
+// and stores nothing: the records are counted as dropped ("blocked") and
+// the answer is logged, never taken for a delivery.
+func TestBlockedIngestionIsNotDelivery(t *testing.T) {
+	s, err := lokiserver.Start(lokiserver.Options{Limits: []string{"block_ingestion_until: 2099-01-01T00:00:00Z"}})
+	if err != nil {
+		t.Fatalf("real Loki: %v", err)
+	}
+	defer s.Stop()
+	h := host.Start(t, host.Instance{"url": s.PushURL(), "labels": "test=blocked"})
+	if rc := h.Flush(0, tag, eventtest.Chunk(true, fargate("blocked", 3)...)); rc != host.FLB_OK {
+		t.Fatalf("rc %d\n%s", rc, h.Logs())
+	}
+	h.Close()
+	logs := h.Logs()
+	if !strings.Contains(logs, "HTTP 260") || !strings.Contains(logs, "3 records not retried (the server answered success but stored nothing)") ||
+		!strings.Contains(logs, "records_dropped_blocked=3") || strings.Contains(logs, "records_sent=3") {
+		t.Errorf("want the 260 logged and 3 records counted as dropped (blocked):\n%s", logs)
+	}
+}

@@ -27,6 +27,8 @@ type Options struct {
 	Dir         string // data directory; a new temporary one when empty
 	HTTPPort    int    // 0 picks a free port
 	Log         io.Writer
+	// Limits are more limits_config lines, e.g. "block_ingestion_until: 2099-01-01T00:00:00Z".
+	Limits []string
 }
 
 // Server is a running Loki.
@@ -98,7 +100,7 @@ func Start(o Options) (*Server, error) {
 	}
 	s.opts.HTTPPort = httpPort
 	cfgPath := filepath.Join(o.Dir, "loki.yaml")
-	if err := os.WriteFile(cfgPath, []byte(config(o.Dir, httpPort, grpcPort, o.MultiTenant)), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(config(o.Dir, httpPort, grpcPort, o.MultiTenant, o.Limits)), 0o644); err != nil {
 		return nil, err
 	}
 	s.URL = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
@@ -256,7 +258,11 @@ func (s *Server) WaitFor(ctx context.Context, tenant, query string, n int, timeo
 	}
 }
 
-func config(dir string, httpPort, grpcPort int, auth bool) string {
+func config(dir string, httpPort, grpcPort int, auth bool, limits []string) string {
+	extra := ""
+	for _, l := range limits {
+		extra += "\n  " + l
+	}
 	return fmt.Sprintf(`auth_enabled: %t
 server:
   http_listen_address: 127.0.0.1
@@ -291,12 +297,12 @@ frontend:
   scheduler_dns_lookup_period: 1s
 limits_config:
   allow_structured_metadata: true
-  volume_enabled: true
+  volume_enabled: true%[5]s
 analytics:
   reporting_enabled: false
 pattern_ingester:
   enabled: false
-`, auth, httpPort, grpcPort, dir)
+`, auth, httpPort, grpcPort, dir, extra)
 }
 
 // FreePort returns a TCP port free on 127.0.0.1 a moment ago.
