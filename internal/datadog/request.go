@@ -178,7 +178,7 @@ func decompress(body []byte) []byte {
 
 // Retained is about how many bytes of buffers the batch keeps for reuse.
 func (b *Batch) Retained() int {
-	n := cap(b.buf) + cap(b.ends)*8 + cap(b.msg) + cap(b.status)
+	n := cap(b.buf) + cap(b.ends)*8 + cap(b.msg) + cap(b.status) + b.reader.Retained()
 	for _, r := range b.reqBufs[:cap(b.reqBufs)] {
 		n += cap(r.body) + cap(r.starts)*4
 	}

@@ -1,7 +1,7 @@
 // Package entry turns a chunk's events into log entries, the unit both
 // destinations encode: it reads raw CRI lines that a router without a parser
-// leaves in `log`, and joins a container's partial lines (P ... F) within a
-// chunk into one entry.
+// leaves in `log`, and joins the partial lines (P ... F) of a container's
+// stream within a chunk into one entry.
 package entry
 
 import (
@@ -40,27 +40,39 @@ func (e Entry) Message() []byte { return e.message }
 
 // Reader reads a chunk's entries. The zero value is ready after Reset.
 type Reader struct {
-	events event.Reader
-	cur    Entry
-	buf    []byte // joined parts
+	events  event.Reader
+	cur     Entry
+	pending []split // reused; a slot is free when its parts are 0
+	order   int     // records read, to send waiting lines in the order they began
+	joined  int
+	fields  []Field // the current record's, reused
+	known   []byte  // the chunk's first kubernetes map, see record.SkipKnown
+}
+
+// split is a line whose parts are being joined. containerd writes stdout and
+// stderr to one file, so a part's next parts are those of its own stream,
+// with the other stream's lines, split or not, between them.
+type split struct {
+	first  Entry   // the first part, with the time and metadata the line keeps
+	buf    []byte  // the parts' messages so far
+	fields []Field // the first part's fields
 	parts  int
-	joined int
-	fields []Field // the current record's, reused
-	first  []Field // the first part's of a split line
-	known  []byte  // the chunk's first kubernetes map, see record.SkipKnown
+	order  int // the Reader's order at the first part
 }
 
 // Reset starts reading chunk.
 func (r *Reader) Reset(chunk []byte) {
 	r.events.Reset(chunk)
-	r.parts, r.joined, r.known = 0, 0, nil
+	r.order, r.joined, r.known = 0, 0, nil
+	for i := range r.pending {
+		// A chunk left mid-way must not lend its parts to the next one, nor
+		// be kept alive by them.
+		r.pending[i].parts, r.pending[i].first = 0, Entry{}
+	}
 }
 
 // Next advances to the next entry.
 func (r *Reader) Next() bool {
-	var first Entry
-	r.buf = r.buf[:0]
-	r.parts = 0
 	for r.events.Next() {
 		e, partial := read(r.events.Event(), r.fields[:0], r.known)
 		r.fields = e.Fields
@@ -69,36 +81,72 @@ func (r *Reader) Next() bool {
 			r.known = e.Kubernetes
 			r.events.Known(e.Kubernetes)
 		}
-		if r.parts == 0 && !partial {
+		r.order++
+		s := r.waiting(e.Stream)
+		if s == nil && !partial {
 			r.cur = e
 			return true
 		}
-		if r.parts == 0 {
-			// Keep the first part's fields while the next parts are read.
-			r.first, r.fields = r.fields, r.first
-			first = e
+		if s == nil {
+			s = r.free()
+			// Keep the first part's fields while the next records are read.
+			s.fields, r.fields = r.fields, s.fields
+			s.first, s.buf, s.order = e, s.buf[:0], r.order
 		}
-		r.buf = append(r.buf, e.message...)
-		r.parts++
+		s.buf = append(s.buf, e.message...)
+		s.parts++
 		if partial {
 			continue
 		}
 		// The final part closes the line: one entry with the first part's
 		// time and metadata and the whole message.
-		r.joined += r.parts - 1
-		first.Log, first.message = r.buf, r.buf
-		r.cur = first
+		r.send(s)
 		return true
 	}
-	if r.parts > 0 {
-		// The chunk ended inside a split line: send what is here (the rest
-		// arrives with the next chunk as its own entry).
-		r.joined += r.parts - 1
-		first.Log, first.message = r.buf, r.buf
-		r.cur, r.parts = first, 0
+	// The chunk ended inside split lines: send what is here, the earliest
+	// begun first (the rest arrives with the next chunk as its own entry).
+	var s *split
+	for i := range r.pending {
+		if p := &r.pending[i]; p.parts > 0 && (s == nil || p.order < s.order) {
+			s = p
+		}
+	}
+	if s != nil {
+		r.send(s)
 		return true
 	}
 	return false
+}
+
+// waiting returns the split line of stream that has parts waiting, or nil.
+func (r *Reader) waiting(stream []byte) *split {
+	for i := range r.pending {
+		if p := &r.pending[i]; p.parts > 0 && string(p.first.Stream) == string(stream) {
+			return p
+		}
+	}
+	return nil
+}
+
+// free returns a slot for a new split line, reusing one and its buffers
+// when it can: the entry sent from it last is no longer valid.
+func (r *Reader) free() *split {
+	for i := range r.pending {
+		if r.pending[i].parts == 0 {
+			return &r.pending[i]
+		}
+	}
+	r.pending = append(r.pending, split{})
+	return &r.pending[len(r.pending)-1]
+}
+
+// send makes s's line the current entry and frees its slot; the entry's Log
+// and Fields stay s's buffers until the next call to Next.
+func (r *Reader) send(s *split) {
+	r.joined += s.parts - 1
+	r.cur = s.first
+	r.cur.Log, r.cur.message = s.buf, s.buf
+	s.parts, s.first = 0, Entry{}
 }
 
 // Entry returns the current entry.
@@ -110,7 +158,7 @@ func (r *Reader) Err() error { return r.events.Err() }
 // Skipped counts records whose body is not a map.
 func (r *Reader) Skipped() int { return r.events.Skipped() }
 
-// Joined counts partial lines merged into the entry before them.
+// Joined counts the parts merged into the first part of their line.
 func (r *Reader) Joined() int { return r.joined }
 
 // read makes an entry of an event and reports whether it is a partial
@@ -159,4 +207,14 @@ func read(ev event.Event, fields []Field, known []byte) (Entry, bool) {
 	}
 	// The router's CRI regex parser keeps the P/F flag as `logtag`.
 	return e, len(logtag) > 0 && logtag[0] == 'P'
+}
+
+// Retained is about how many bytes of buffers the reader keeps for reuse:
+// its split lines' joined text.
+func (r *Reader) Retained() int {
+	n := 0
+	for _, s := range r.pending {
+		n += cap(s.buf)
+	}
+	return n
 }

@@ -3,12 +3,15 @@ package entry
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kubeship/kubeship/internal/event"
 	"github.com/kubeship/kubeship/internal/event/eventtest"
+	"github.com/kubeship/kubeship/internal/record"
 )
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -88,6 +91,11 @@ func readAll(t *testing.T, bodies ...map[string]any) ([]got, *Reader) {
 	for i, b := range bodies {
 		events = append(events, eventtest.Event{Time: t0.Add(time.Hour + time.Duration(i)), Body: b})
 	}
+	return readEvents(t, events...)
+}
+
+func readEvents(t *testing.T, events ...eventtest.Event) ([]got, *Reader) {
+	t.Helper()
 	var r Reader
 	r.Reset(eventtest.Chunk(true, events...))
 	var out []got
@@ -135,6 +143,173 @@ func TestReaderCRIAndJoining(t *testing.T) {
 			}
 		})
 	}
+}
+
+// line is a container's log line, or a part of one, for the two shapes a
+// router sends it in.
+type line struct {
+	sec         int
+	stream, tag string
+	msg         string
+}
+
+// raw leaves the CRI line in `log`, as a router without a parser does; the
+// event time is when the router read it.
+func (l line) raw(i int) eventtest.Event {
+	return eventtest.Event{Time: t0.Add(time.Hour + time.Duration(i)), Body: crl(l.sec, l.stream, l.tag, l.msg)}
+}
+
+// parsed is the record of the router's CRI regex parser, whose time is the
+// event time.
+func (l line) parsed(int) eventtest.Event {
+	ts := t0.Add(time.Duration(l.sec) * time.Second)
+	return eventtest.Event{Time: ts, Body: map[string]any{"time": ts.Format(time.RFC3339Nano), "stream": l.stream, "logtag": l.tag, "log": l.msg}}
+}
+
+// containerd writes stdout and stderr to one file, so the parts of a split
+// line can have the other stream's lines between them.
+func TestReaderJoinsPartsOfOneStream(t *testing.T) {
+	sec := int64(time.Second)
+	tests := []struct {
+		name   string
+		lines  []line
+		want   []got
+		joined int
+	}{
+		{"one_stream_parts_joined", []line{{1, "stdout", "P", "he"}, {2, "stdout", "P", "ll"}, {3, "stdout", "F", "o"}, {4, "stdout", "F", "next"}},
+			[]got{{1 * sec, "hello", "stdout"}, {4 * sec, "next", "stdout"}}, 2},
+		{"other_stream_line_passes_whole_between_parts", []line{{1, "stdout", "P", "OUT-part1-"}, {2, "stderr", "F", "ERR whole line"}, {3, "stdout", "F", "OUT-part2"}},
+			[]got{{2 * sec, "ERR whole line", "stderr"}, {1 * sec, "OUT-part1-OUT-part2", "stdout"}}, 1},
+		{"both_streams_split_at_once", []line{{1, "stdout", "P", "o1-"}, {2, "stderr", "P", "e1-"}, {3, "stdout", "P", "o2-"}, {4, "stderr", "F", "e2"}, {5, "stdout", "F", "o3"}},
+			[]got{{2 * sec, "e1-e2", "stderr"}, {1 * sec, "o1-o2-o3", "stdout"}}, 3},
+		{"parts_separated_by_other_stream_finals", []line{{1, "stdout", "P", "a-"}, {2, "stderr", "F", "E1"}, {3, "stdout", "P", "b-"}, {4, "stderr", "F", "E2"}, {5, "stdout", "F", "c"}},
+			[]got{{2 * sec, "E1", "stderr"}, {4 * sec, "E2", "stderr"}, {1 * sec, "a-b-c", "stdout"}}, 2},
+		{"next_split_line_of_a_stream_starts_afresh", []line{{1, "stdout", "P", "a"}, {2, "stdout", "F", "b"}, {3, "stdout", "P", "c"}, {4, "stderr", "F", "E"}, {5, "stdout", "F", "d"}},
+			[]got{{1 * sec, "ab", "stdout"}, {4 * sec, "E", "stderr"}, {3 * sec, "cd", "stdout"}}, 2},
+		{"pending_parts_of_both_streams_sent_at_chunk_end_in_order", []line{{1, "stdout", "F", "x"}, {2, "stderr", "P", "e1-"}, {3, "stdout", "P", "o1"}, {4, "stderr", "P", "e2"}},
+			[]got{{1 * sec, "x", "stdout"}, {2 * sec, "e1-e2", "stderr"}, {3 * sec, "o1", "stdout"}}, 1},
+	}
+	for _, shape := range []struct {
+		name  string
+		event func(line, int) eventtest.Event
+	}{{"raw", line.raw}, {"parsed", line.parsed}} {
+		for _, tt := range tests {
+			t.Run(shape.name+"/"+tt.name, func(t *testing.T) {
+				var events []eventtest.Event
+				for i, l := range tt.lines {
+					events = append(events, shape.event(l, i))
+				}
+				out, r := readEvents(t, events...)
+				if fmt.Sprint(out) != fmt.Sprint(tt.want) {
+					t.Errorf("got  %v\nwant %v", out, tt.want)
+				}
+				if r.Joined() != tt.joined {
+					t.Errorf("joined %d, want %d", r.Joined(), tt.joined)
+				}
+			})
+		}
+	}
+}
+
+// The Reader joins as a per-stream oracle does: a part waits for the next
+// parts of its own stream; a final part, or any line of its stream without
+// P, closes it; parts still waiting at the chunk's end are sent in the order
+// their lines began. Each input byte is one record: bit 0 the stream, bit 1
+// P, bits 2-3 the shape: a raw CRI line, parsed fields, parsed fields without
+// `stream`, or a plain record.
+func FuzzReaderJoin(f *testing.F) {
+	f.Add([]byte{2, 1, 0})                  // stdout P, stderr F, stdout F
+	f.Add([]byte{6, 7, 6, 5, 4})            // both streams split at once, parsed
+	f.Add([]byte{2, 1, 6, 13, 0, 3})        // mixed shapes, a plain record, stderr P at the end
+	f.Add([]byte{1, 10, 15, 8, 14, 3, 2})   // records without a stream
+	f.Add([]byte{0x22, 3, 2, 7, 6, 5, 0xa}) // a Reader abandoned mid-chunk and Reset
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 64 {
+			data = data[:64]
+		}
+		type out struct {
+			Time           int64
+			Log, Stream, I string
+		}
+		var events []eventtest.Event
+		var want []out
+		type pending struct {
+			start, parts int
+			msg          string
+		}
+		waiting := map[string]*pending{}
+		joined := 0
+		for i, b := range data {
+			stream, tag, msg := [2]string{"stdout", "stderr"}[b&1], [2]string{"F", "P"}[b>>1&1], fmt.Sprintf("m%d.", i)
+			ts := t0.Add(time.Duration(i) * time.Second)
+			var ev eventtest.Event
+			switch b >> 2 & 3 {
+			case 0:
+				ev = line{i, stream, tag, msg}.raw(i)
+			case 1:
+				ev = line{i, stream, tag, msg}.parsed(i)
+			case 2:
+				ev = eventtest.Event{Time: ts, Body: map[string]any{"logtag": tag, "log": msg}}
+				stream = ""
+			case 3:
+				ev = eventtest.Event{Time: ts, Body: map[string]any{"log": msg}}
+				stream, tag = "", "F"
+			}
+			ev.Body.(map[string]any)["i"] = strconv.Itoa(i)
+			events = append(events, ev)
+			p := waiting[stream]
+			if p == nil {
+				p = &pending{start: i}
+				waiting[stream] = p
+			}
+			p.msg += msg
+			p.parts++
+			if tag == "F" {
+				want = append(want, out{int64(p.start) * int64(time.Second), p.msg, stream, strconv.Itoa(p.start)})
+				joined += p.parts - 1
+				delete(waiting, stream)
+			}
+		}
+		var rest []string
+		for s := range waiting {
+			rest = append(rest, s)
+		}
+		slices.SortFunc(rest, func(a, b string) int { return waiting[a].start - waiting[b].start })
+		for _, s := range rest {
+			p := waiting[s]
+			want = append(want, out{int64(p.start) * int64(time.Second), p.msg, s, strconv.Itoa(p.start)})
+			joined += p.parts - 1
+		}
+
+		chunk := eventtest.Chunk(true, events...)
+		var r Reader
+		// Nothing of a chunk abandoned mid-way leaks into the next.
+		r.Reset(chunk)
+		for n := 0; n < len(data) && n < int(data[0]>>4) && r.Next(); n++ {
+		}
+		r.Reset(chunk)
+		var got []out
+		for r.Next() {
+			e := r.Entry()
+			o := out{e.Time - t0.UnixNano(), string(e.Message()), string(e.Stream), ""}
+			for _, fl := range e.Fields {
+				if string(fl.Key) == "i" {
+					v, _ := record.Text(fl.Value)
+					o.I = string(v)
+				}
+			}
+			got = append(got, o)
+		}
+		if r.Err() != nil {
+			t.Fatal(r.Err())
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%v:\ngot  %v\nwant %v", data, got, want)
+		}
+		if r.Joined() != joined {
+			t.Fatalf("%v: joined %d, want %d", data, r.Joined(), joined)
+		}
+	})
 }
 
 func TestLevel(t *testing.T) {
@@ -232,5 +407,73 @@ func TestJoinedEntryKeepsFirstFields(t *testing.T) {
 	}
 	if want := "first,log,logtag,stream|log,stream"; strings.Join(keys, "|") != want {
 		t.Errorf("fields %q, want %q", strings.Join(keys, "|"), want)
+	}
+}
+
+// fargateChunk is 1000 Fargate-shaped records: raw CRI lines in `log`, or
+// the CRI parser's fields; with split, two of three records are P parts and
+// the streams' parts interleave.
+func fargateChunk(raw, split bool) []byte {
+	events := make([]eventtest.Event, 1000)
+	for i := range events {
+		body := eventtest.FargateBody(i)
+		if split && i%3 != 2 {
+			body["logtag"] = "P"
+		}
+		if raw {
+			body["log"] = fmt.Sprintf("%s %s %s %s", body["time"], body["stream"], body["logtag"], body["log"])
+			delete(body, "stream")
+			delete(body, "logtag")
+			delete(body, "time")
+		}
+		events[i] = eventtest.Event{Time: t0.Add(time.Duration(i)), Body: body}
+	}
+	return eventtest.Chunk(true, events...)
+}
+
+// A reused Reader allocates nothing per record once its buffers have grown,
+// split lines of both streams included.
+func TestReaderAllocatesNothing(t *testing.T) {
+	for _, raw := range []bool{false, true} {
+		for _, split := range []bool{false, true} {
+			chunk := fargateChunk(raw, split)
+			var r Reader
+			allocs := testing.AllocsPerRun(20, func() {
+				r.Reset(chunk)
+				for r.Next() {
+				}
+			})
+			if r.Err() != nil {
+				t.Fatal(r.Err())
+			}
+			if allocs != 0 {
+				t.Errorf("raw %v, split %v: %v allocations per chunk, want 0", raw, split, allocs)
+			}
+		}
+	}
+}
+
+// BenchmarkReader reads a chunk of 1000 records with a reused Reader, as a
+// pooled Datadog batch does.
+func BenchmarkReader(b *testing.B) {
+	for _, bc := range []struct {
+		name       string
+		raw, split bool
+	}{{"parsed", false, false}, {"raw_cri", true, false}, {"parsed_split_interleaved", false, true}, {"raw_cri_split_interleaved", true, true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			chunk := fargateChunk(bc.raw, bc.split)
+			var r Reader
+			b.SetBytes(int64(len(chunk)))
+			b.ReportAllocs()
+			for b.Loop() {
+				r.Reset(chunk)
+				for r.Next() {
+				}
+				if r.Err() != nil {
+					b.Fatal(r.Err())
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/record")
+		})
 	}
 }
