@@ -89,7 +89,7 @@ test-faults: build loki ## The full fault set: a minute of 429s, a 5-minute outa
 	KUBESHIP_FAULTS_FULL=1 LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 -timeout 30m -v ./test/faultinject
 
 FUZZ_TARGETS := ./internal/event:FuzzReader ./internal/record:FuzzAppendJSON ./internal/record:FuzzSkip \
-	./internal/record:FuzzSkipKnown ./internal/loki:FuzzWire ./internal/loki:FuzzMetaMemo \
+	./internal/record:FuzzSkipKnown ./internal/loki:FuzzWire ./internal/loki:FuzzMetaMemo ./internal/loki:FuzzRejected \
 	./internal/accessor:FuzzParse ./internal/loki:FuzzLabels ./internal/loki:FuzzEncode ./internal/config:FuzzParse \
 	./internal/entry:FuzzParseCRI ./internal/entry:FuzzJSONLevel ./internal/entry:FuzzReaderJoin ./internal/kube:FuzzFromTag \
 	./internal/datadog:FuzzTags ./internal/datadog:FuzzEncode ./internal/datadog:FuzzCutUTF8

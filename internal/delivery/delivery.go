@@ -30,7 +30,8 @@ type Request struct {
 type Response struct {
 	Status     int
 	RetryAfter time.Duration
-	Message    string
+	Message    string // the answer's first line, for logs
+	Answer     string // the whole answer (up to 64 KB)
 	Err        error
 	// Permanent marks an Err that no retry can cure: the request could not
 	// be built or sent as it is (an invalid header value, say).
@@ -77,6 +78,10 @@ type Deliverer struct {
 	// records; nil means every 2xx. A 2xx it refuses is a permanent drop
 	// (Loki answers 260 and stores nothing while ingestion is blocked).
 	Stored func(status int) bool
+	// Rejected reads from a 400 answer how many of the request's records
+	// the server refused, when it stores the others (Loki); exact is false
+	// when it can't tell. nil: all of them.
+	Rejected func(answer string, records int) (n int, exact bool)
 
 	mu     sync.Mutex
 	ledger map[uint64][]*progress // chunk key → how far each of its requests got
@@ -155,6 +160,17 @@ func (d *Deliverer) send(ctx context.Context, r Request, p *progress, deadline t
 				return true
 			}
 			return d.sendParts(ctx, r, p, deadline, out)
+		case resp.Err == nil && resp.Status == http.StatusBadRequest && d.Rejected != nil:
+			n, exact := d.Rejected(resp.Answer, r.Records)
+			why := fmt.Sprintf("up to %d records refused", n)
+			if exact {
+				why = fmt.Sprintf("%d of %d records refused (the rest were stored)", n, r.Records)
+			}
+			out.Sent += r.Records - n
+			out.Dropped["status_400"] += n
+			d.Log.Errorf("%s; %s, not retried", describe(resp), why)
+			p.done = true
+			return true
 		case resp.Err == nil && !retryable(resp.Status):
 			d.drop(out, fmt.Sprintf("status_%d", resp.Status), r.Records, resp)
 			p.done = true

@@ -130,6 +130,40 @@ func TestBudgetSpentReturnsRetryAndSkipsDoneRequestsNextTime(t *testing.T) {
 	}
 }
 
+// A 400 that says how many records it refused counts only those as
+// dropped; the rest were stored. When it doesn't say, all are counted,
+// logged as "up to".
+func TestPartly400(t *testing.T) {
+	tests := []struct {
+		name       string
+		answer     string
+		sent, lost int
+		log        string
+	}{
+		{"says_how_many", "2 refused", 3, 2, "2 of 5 records refused (the rest were stored)"},
+		{"does_not_say", "?", 0, 5, "up to 5 records refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &script{responses: []Response{{Status: 400, Message: tt.answer, Answer: tt.answer}}}
+			d, l := newDeliverer(s, time.Second)
+			d.Rejected = func(answer string, records int) (int, bool) {
+				if answer == "2 refused" {
+					return 2, true
+				}
+				return records, false
+			}
+			out := d.Deliver(context.Background(), constKey(1), []Request{req("a", 5)})
+			if out.Result != OK || out.Sent != tt.sent || out.Dropped["status_400"] != tt.lost {
+				t.Errorf("%+v, want %d sent, %d dropped", out, tt.sent, tt.lost)
+			}
+			if !strings.Contains(strings.Join(l.lines, "\n"), tt.log) {
+				t.Errorf("log %q, want %q", l.lines, tt.log)
+			}
+		})
+	}
+}
+
 // After a 413 split, a half that was accepted is not sent again when the
 // chunk returns, nor counted again; only the half still pending is.
 func TestSplitHalvesAcceptedAreNotResent(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kubeship/kubeship/internal/config"
 	"github.com/kubeship/kubeship/internal/delivery"
+	"github.com/kubeship/kubeship/internal/loki"
 	"github.com/kubeship/kubeship/internal/metrics"
 	"github.com/kubeship/kubeship/internal/transport"
 )
@@ -123,6 +124,7 @@ func NewWithSender(cfg *config.Config, sender delivery.Sender, log Logger) *Sink
 		// while ingestion is blocked it answers another 2xx (260 by
 		// default, block_ingestion_status_code) and stores nothing.
 		d.Stored = func(status int) bool { return status == 204 || status == 200 }
+		d.Rejected = loki.Rejected
 	}
 	return &Sink{
 		cfg:     cfg,

@@ -85,7 +85,7 @@ func TestFlushStatuses(t *testing.T) {
 	}{
 		{"accepted", nil, chunk(3, "a"), OK, ""},
 		{"server_down_returns_retry", func(int) int { return 503 }, chunk(3, "a"), Retry, "HTTP 503; retry budget spent"},
-		{"permanent_rejection_is_acknowledged", func(int) int { return 400 }, chunk(3, "a"), OK, "HTTP 400; 3 records not retried"},
+		{"permanent_rejection_is_acknowledged", func(int) int { return 400 }, chunk(3, "a"), OK, "HTTP 400; up to 3 records refused, not retried"},
 		{"malformed_chunk_is_an_error", nil, append(chunk(2, "a"), 0x92, 0xc1), Error, "malformed chunk, 2 readable records delivered"},
 	}
 	for _, tt := range tests {

@@ -132,6 +132,7 @@ func (c *Client) Send(ctx context.Context, r delivery.Request) delivery.Response
 		Status:     resp.StatusCode,
 		RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
 		Message:    msg,
+		Answer:     string(body),
 	}
 }
 

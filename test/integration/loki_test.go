@@ -233,6 +233,12 @@ func TestLoki400IsLoggedNotRetried(t *testing.T) {
 	if n := count(streams); n != 1 || streams[0].Entries[0].Line != "fresh" {
 		t.Errorf("got %+v", streams)
 	}
+	// Loki's answer says which it refused: the stored one counts as sent.
+	h.Close()
+	if logs := h.Logs(); !strings.Contains(logs, "1 of 2 records refused (the rest were stored)") ||
+		!strings.Contains(logs, "records_dropped_status_400=1") || !strings.Contains(logs, "records_sent=1") {
+		t.Errorf("want 1 of 2 counted as refused:\n%s", logs)
+	}
 }
 
 // Hostile values cannot add or change labels; an oversized line is cut to
