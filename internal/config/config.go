@@ -88,6 +88,10 @@ type Config struct {
 	BatchWait   string // accepted for compatibility, see Keys
 	Timeout     time.Duration
 	RetryBudget time.Duration
+
+	// Warnings are settings that work but deserve a look, one line each,
+	// never holding a secret. The caller logs them at start-up.
+	Warnings []string
 }
 
 // Datadog holds the keys of destination datadog.
@@ -144,6 +148,7 @@ func Parse(g Getter) (*Config, error) {
 	}
 
 	c.TenantID = r.str("tenant_id")
+	r.headerValue("tenant_id", c.TenantID, "")
 	if v := r.str("tenant_id_key"); v != "" {
 		p := r.accessor("tenant_id_key", v, false)
 		c.TenantIDKey = &p
@@ -189,22 +194,18 @@ func Parse(g Getter) (*Config, error) {
 	c.HTTPUser = r.str("http_user")
 	c.HTTPPasswd = r.str("http_passwd")
 	c.BearerToken = r.str("bearer_token")
+	r.headerValue("bearer_token", c.BearerToken, `set the token alone (kubeship adds "Bearer ")`)
 	if c.BearerToken != "" && (c.HTTPUser != "" || c.HTTPPasswd != "") && r.err == nil {
 		r.err = errors.New("bearer_token and http_user/http_passwd: set one kind of authentication, not both")
 	}
 	if h := r.str("header"); h != "" {
-		name, value, ok := strings.Cut(strings.TrimSpace(h), " ")
-		if !ok || strings.ContainsAny(name, ":\r\n") || strings.ContainsAny(value, "\r\n") {
-			r.fail("header", "`Name value`, e.g. `X-Team platform`")
-		}
-		c.Header = [2]string{name, strings.TrimSpace(value)}
+		c.Header = r.header(h)
 	}
 
 	if v := r.str("proxy"); v != "" {
-		if u, err := url.Parse(v); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-			r.fail("proxy", "an http or https URL such as http://proxy.internal:3128")
+		if r.httpURL("proxy", "http://proxy.internal:3128") != nil {
+			c.Proxy = v
 		}
-		c.Proxy = v
 	}
 	c.KubeTagPrefix = r.str("kube_tag_prefix")
 	if c.MetricsListen = r.str("metrics_listen"); c.MetricsListen != "" {
@@ -223,9 +224,11 @@ func Parse(g Getter) (*Config, error) {
 	c.BatchWait = r.str("batch_wait")
 	c.Timeout = r.duration("timeout")
 	c.RetryBudget = r.duration("retry_budget")
+	r.credentialConflicts(c)
 	if r.err != nil {
 		return nil, r.err
 	}
+	c.Warnings = r.warnings(c)
 	return c, nil
 }
 
@@ -271,10 +274,22 @@ func (r *reader) fail(name, want string) {
 
 func (r *reader) bad(name, want string) error {
 	v, from := r.raw(name)
-	if lookup(name).Secret {
-		v = "(hidden)"
+	return fmt.Errorf("%s: invalid value %q: want %s", from, shown(name, v), want)
+}
+
+// shown returns a key's value as an error may show it: secrets hidden, URLs
+// without userinfo and query.
+func shown(name, v string) string {
+	switch {
+	case name == "url" || name == "proxy":
+		if _, err := url.Parse(v); err != nil {
+			return "(hidden)"
+		}
+		return RedactURL(v)
+	case lookup(name).Secret:
+		return "(hidden)"
 	}
-	return fmt.Errorf("%s: invalid value %q: want %s", from, v, want)
+	return v
 }
 
 func (r *reader) bool(name string) bool {
@@ -317,7 +332,8 @@ func (r *reader) size(name string, min, max int) int {
 		}
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 || n*mult < min || n*mult > max || (n == 0 && min > 0) {
+	// n > max/mult first, so that n*mult cannot overflow.
+	if err != nil || n < 0 || n > max/mult || n*mult < min || (n == 0 && min > 0) {
 		r.fail(name, fmt.Sprintf("a size from %s to %s, e.g. 512KB or 1MB", human(min), human(max)))
 		return 0
 	}
@@ -339,8 +355,14 @@ func (r *reader) duration(name string) time.Duration {
 	v := r.str(name)
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		s, err2 := strconv.ParseFloat(v, 64)
-		err, d = err2, time.Duration(s*float64(time.Second))
+		var s float64
+		s, err = strconv.ParseFloat(v, 64)
+		d = 0
+		// Checked before converting: a float beyond int64 (or NaN) converts to
+		// an unspecified Duration.
+		if err == nil && s > 0 && s <= time.Hour.Seconds() {
+			d = time.Duration(s * float64(time.Second))
+		}
 	}
 	if err != nil || d <= 0 || d > time.Hour {
 		r.fail(name, "a duration from 1ms to 1h, e.g. 10s or 500ms")
@@ -461,6 +483,9 @@ func (r *reader) labelMap() []Field {
 			keyPath := append(append([]string(nil), prefix...), k)
 			switch v := m[k].(type) {
 			case string:
+				if why := badLabelName(v); why != "" && r.err == nil {
+					r.err = fmt.Errorf("label_map_path: %s: %s: %s", path, strings.Join(keyPath, "."), why)
+				}
 				p, err := accessor.Parse(FromKeys(keyPath))
 				if err != nil && r.err == nil {
 					r.err = fmt.Errorf("label_map_path: %w", err)
@@ -477,6 +502,21 @@ func (r *reader) labelMap() []Field {
 	}
 	walk(nil, m)
 	return out
+}
+
+// badLabelName says what is wrong with a label name of label_map_path, "" if nothing.
+// Loki label names keep a-z, A-Z, 0-9 and _; every other byte becomes _.
+func badLabelName(name string) string {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return `empty label name: want a name such as "pod"`
+	}
+	for _, c := range []byte(name) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			return ""
+		}
+	}
+	return fmt.Sprintf(`label name %q has no letter or digit (a-z, A-Z, 0-9; other characters become _): want a name such as "pod"`, name)
 }
 
 // FromKeys builds the accessor pattern $a['b']['c'] from keys.
@@ -512,7 +552,12 @@ func (r *reader) datadog() Datadog {
 			r.failWith(errors.New("apikey and apikey_file: set only one"))
 		default:
 			d.APIKey = strings.TrimSpace(string(b))
+			if c, ok := controlOrSpace(d.APIKey); ok {
+				r.failWith(fmt.Errorf("apikey_file: %s: the key holds %s: want the key alone in the file (surrounding white space is ignored)", f, describeRune(c)))
+			}
 		}
+	} else {
+		r.headerValue("apikey", d.APIKey, "set the key alone")
 	}
 	if d.APIKey == "" {
 		r.failWith(errors.New("apikey: required with destination datadog (or apikey_file, a file holding the key)"))
@@ -575,21 +620,14 @@ func (r *reader) otherDestinationKeys(dest string) error {
 
 // pushURL reads the push URL ("" when unset and not required).
 func (r *reader) pushURL(required bool) string {
-	v, from := r.raw("url")
-	if v == "" {
+	if v, _ := r.raw("url"); v == "" {
 		if required && r.err == nil {
 			r.err = errors.New("url: required, e.g. http://loki.monitoring:3100/loki/api/v1/push (Fluent Bit keeps host, port and tls for itself, so a Go plugin takes one URL)")
 		}
 		return ""
 	}
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		if r.err == nil {
-			if u != nil {
-				v = u.Redacted()
-			}
-			r.err = fmt.Errorf("%s: invalid value %q: want an http or https URL such as http://loki:3100/loki/api/v1/push", from, v)
-		}
+	u := r.httpURL("url", "http://loki:3100/loki/api/v1/push")
+	if u == nil {
 		return ""
 	}
 	return u.String()

@@ -7,7 +7,7 @@ type Key struct {
 	Aliases []string // grafana-loki plugin spellings that mean the same (keys are case-insensitive)
 	Default string   // "" when unset by default
 	Doc     string
-	Secret  bool   // never logged
+	Secret  bool   // never logged; url and proxy are shown only as RedactURL shows them
 	Dest    string // the destination the key applies to; "" for both
 }
 
@@ -27,7 +27,7 @@ var Keys = []Key{
 	{Name: "tls_crt_file", Doc: "PEM client certificate (with `tls_key_file`)."},
 	{Name: "tls_key_file", Doc: "PEM private key of the client certificate."},
 	{Name: "proxy", Doc: "HTTP proxy URL, `http://host:port`; by default `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` are honoured."},
-	{Name: "header", Doc: "One extra HTTP header, `Name value` (Fluent Bit passes a Go plugin only the first `header`)."},
+	{Name: "header", Doc: "One extra HTTP header, `Name value` (Fluent Bit passes a Go plugin only the first `header`).", Secret: true},
 	{Name: "kube_tag_prefix", Default: "kube.var.log.containers.", Doc: "Tag prefix before the container log file name, as the kubernetes filter's `Kube_Tag_Prefix`: namespace, pod, container and container id are read from the tag when the record lacks them."},
 	{Name: "kubernetes_metadata", Default: "on", Doc: "Map the `kubernetes` filter's metadata (Loki: labels and structured metadata; Datadog: standard tags); the `kubernetes` map, `stream`, `logtag`, `time` and an aggregator's `@timestamp`, `@meta`, `flb_tag` leave the line."},
 	{Name: "batch_size", Aliases: []string{"BatchSize"}, Default: "1MB", Doc: "Upper bound of one request's uncompressed size; 1 KB to 5 MB (Loki's ingestion burst is 6 MB; Datadog's payload limit is 5 MB, which kubeship reads as 5,000,000 bytes)."},

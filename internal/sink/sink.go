@@ -6,7 +6,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
-	"net/url"
+	"net/http"
 	"runtime"
 	"sort"
 	"strings"
@@ -63,20 +63,23 @@ func New(g config.Getter, log Logger, version, instance string) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Canonical names: one entry per header whatever its case, and the
+	// user's header, set last, wins over kubeship's of the same name.
 	header := map[string]string{}
+	setHeader := func(name, value string) { header[http.CanonicalHeaderKey(name)] = value }
 	switch {
 	case cfg.Destination == config.DestDatadog:
-		header["DD-API-KEY"] = cfg.Datadog.APIKey
+		setHeader("DD-API-KEY", cfg.Datadog.APIKey)
 		// Datadog's intake tells log shippers apart by origin, as Fluent Bit's datadog output does.
-		header["DD-EVP-ORIGIN"] = "kubeship"
-		header["DD-EVP-ORIGIN-VERSION"] = version
+		setHeader("DD-EVP-ORIGIN", "kubeship")
+		setHeader("DD-EVP-ORIGIN-VERSION", version)
 	case cfg.BearerToken != "":
-		header["Authorization"] = "Bearer " + cfg.BearerToken
+		setHeader("Authorization", "Bearer "+cfg.BearerToken)
 	case cfg.HTTPUser != "" || cfg.HTTPPasswd != "":
-		header["Authorization"] = transport.BasicAuth(cfg.HTTPUser, cfg.HTTPPasswd)
+		setHeader("Authorization", transport.BasicAuth(cfg.HTTPUser, cfg.HTTPPasswd))
 	}
 	if cfg.Header[0] != "" {
-		header[cfg.Header[0]] = cfg.Header[1]
+		setHeader(cfg.Header[0], cfg.Header[1])
 	}
 	client, err := transport.New(transport.Options{
 		URL: cfg.URL, TLS: cfg.TLS, Timeout: cfg.Timeout,
@@ -99,19 +102,13 @@ func New(g config.Getter, log Logger, version, instance string) (*Sink, error) {
 	if cfg.BatchWait != "" {
 		log.Infof("batch_wait is ignored: kubeship pushes each chunk when Fluent Bit flushes it; tune [SERVICE] Flush instead")
 	}
+	for _, w := range cfg.Warnings {
+		log.Warnf("%s", w)
+	}
 	log.Infof("destination %s: pushing to %s (batch_size %d bytes, timeout %s, retry_budget %s, GOMAXPROCS %d, %s/%s)",
-		cfg.Destination, redacted(cfg.URL), cfg.BatchSize, cfg.Timeout, cfg.RetryBudget, runtime.GOMAXPROCS(0),
+		cfg.Destination, config.RedactURL(cfg.URL), cfg.BatchSize, cfg.Timeout, cfg.RetryBudget, runtime.GOMAXPROCS(0),
 		runtime.GOOS, runtime.GOARCH)
 	return s, nil
-}
-
-// redacted hides a password in a URL.
-func redacted(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(invalid URL)"
-	}
-	return u.Redacted()
 }
 
 // NewWithSender builds a sink around any sender (tests pass a fake or a

@@ -82,12 +82,9 @@ func New(o Options) (*Client, error) {
 	tr.TLSClientConfig = tc
 	h := map[string]string{"User-Agent": o.UserAgent}
 	for k, v := range o.Header {
-		h[k] = v
+		h[http.CanonicalHeaderKey(k)] = v // one entry per header, whatever its case
 	}
-	shown := o.URL
-	if u, err := url.Parse(o.URL); err == nil {
-		shown = u.Redacted()
-	}
+	shown := config.RedactURL(o.URL)
 	// Redirects are not followed: they would carry the body and headers
 	// such as DD-API-KEY to a host the user did not configure.
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

@@ -31,6 +31,8 @@ func TestSecretsNeverAppearInOutput(t *testing.T) {
 		{"bearer_token_unreachable", host.Instance{"url": "http://" + unreachable, "bearer_token": secret}},
 		{"apikey_unreachable", host.Instance{"destination": "datadog", "apikey": secret, "url": "http://" + unreachable + "/api/v2/logs"}},
 		{"apikey_rejected", host.Instance{"destination": "datadog", "apikey": secret, "url": reject.URL, "dd_tags": "env:x"}},
+		{"url_query_token", host.Instance{"url": reject.URL + "/loki/api/v1/push?token=" + secret}},
+		{"header_value_rejected", host.Instance{"url": reject.URL, "header": "X-Api-Key " + secret}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,13 +52,37 @@ func TestSecretsNeverAppearInOutput(t *testing.T) {
 			}
 		})
 	}
-	// A bad configuration next to a secret: the error names the problem, not the secret.
-	_, err := host.StartOpts(t, host.Options{}, host.Instance{"destination": "datadog", "apikey": secret, "site": "nowhere"})
-	if err == nil {
-		t.Fatal("bad site accepted")
+	// A bad configuration next to a secret, or a bad secret: the error names
+	// the key and the problem, never the secret.
+	for _, bad := range []host.Instance{
+		{"destination": "datadog", "apikey": secret, "site": "nowhere"},
+		{"url": "http://127.0.0.1:1/push", "proxy": "socks5://user:" + secret + "@proxy:1080"},
+		{"url": "http://127.0.0.1:1/push", "header": "Authorization: Bearer " + secret},
+		{"url": "http://user:" + secret + "#%@127.0.0.1:1/push"},
+	} {
+		_, err := host.StartOpts(t, host.Options{}, bad)
+		if err == nil {
+			t.Fatalf("%v accepted", bad)
+		}
+		if strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "configuration: ") {
+			t.Errorf("init error: %v", fmt.Sprint(err))
+		}
 	}
-	if strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "site") {
-		t.Errorf("init error: %v", fmt.Sprint(err))
+}
+
+// Start-up warns once about settings that expose credentials or skip
+// certificate checks.
+func TestStartupWarnings(t *testing.T) {
+	h := host.Start(t, host.Instance{"url": "http://loki.example:3100/loki/api/v1/push", "bearer_token": "t0ken", "tls_verify": "off"})
+	h.Close()
+	for _, want := range []string{"[warn] [output:kubeship:kubeship.0] tls_verify off: TLS certificates are not verified",
+		"[warn] [output:kubeship:kubeship.0] bearer_token: credentials go over plain http:// to loki.example"} {
+		if strings.Count(h.Logs(), want) != 1 {
+			t.Errorf("want one line %q:\n%s", want, h.Logs())
+		}
+	}
+	if strings.Contains(h.Logs(), "t0ken") {
+		t.Errorf("the token appears:\n%s", h.Logs())
 	}
 }
 
