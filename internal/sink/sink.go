@@ -207,16 +207,7 @@ func (s *Sink) Flush(tag string, chunk []byte) Status {
 	}
 	out := s.deliver.Deliver(s.ctx, key, enc.reqs)
 
-	s.mu.Lock()
-	s.totals["records_sent"] += out.Sent
-	for reason, n := range out.Dropped {
-		s.totals["records_dropped_"+reason] += n
-	}
-	if s.cfg.Destination == config.DestDatadog && out.Dropped["status_403"] > 0 && !s.warned["api_key_rejected"] {
-		s.warned["api_key_rejected"] = true
-		s.log.Errorf("Datadog rejected the API key (HTTP 403): check apikey or apikey_file, and that site is the key's Datadog site; records are dropped until it is fixed")
-	}
-	s.mu.Unlock()
+	s.tally(out)
 	for reason, n := range out.Dropped {
 		s.metrics.Dropped(reason, n)
 	}
@@ -237,6 +228,20 @@ func (s *Sink) Flush(tag string, chunk []byte) Status {
 	}
 	s.metrics.Flush("ok")
 	return OK
+}
+
+// tally adds a delivery's outcome to the totals.
+func (s *Sink) tally(out delivery.Outcome) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.totals["records_sent"] += out.Sent
+	for reason, n := range out.Dropped {
+		s.totals["records_dropped_"+reason] += n
+	}
+	if s.cfg.Destination == config.DestDatadog && out.Dropped["status_403"] > 0 && !s.warned["api_key_rejected"] {
+		s.warned["api_key_rejected"] = true
+		s.log.Errorf("Datadog rejected the API key (HTTP 403): check apikey or apikey_file, and that site is the key's Datadog site; records are dropped until it is fixed")
+	}
 }
 
 // count adds a flush's notes to the totals and logs the first of each kind.

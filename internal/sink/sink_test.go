@@ -223,3 +223,37 @@ func retainedKept(enc encoder) int {
 	}
 	panic("unknown encoder")
 }
+
+// panicky panics on its first line about the API key (written while the
+// sink holds its lock), as a broken logger might.
+type panicky struct {
+	logs
+	once sync.Once
+}
+
+func (p *panicky) Errorf(f string, a ...any) {
+	if strings.Contains(f, "API key") {
+		p.once.Do(func() { panic("logger") })
+	}
+}
+
+// A panic while the sink holds its lock (recovered by the plugin) must not
+// leave the lock held: the next flush would hang for good.
+func TestPanicDoesNotLeaveTheSinkLocked(t *testing.T) {
+	cfg, err := config.Parse(config.Map{"destination": "datadog", "apikey": "k", "url": "http://127.0.0.1:1/api/v2/logs", "retry_budget": "200ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewWithSender(cfg, &sender{status: func(int) int { return 403 }}, &panicky{})
+	func() {
+		defer func() { _ = recover() }()
+		s.Flush("app", chunk(1, "a"))
+	}()
+	done := make(chan Status)
+	go func() { done <- s.Flush("app", chunk(1, "b")) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second flush hangs: the sink's lock was left held")
+	}
+}
