@@ -64,15 +64,16 @@ type Config struct {
 	TenantID    string
 	TenantIDKey *accessor.Path
 
-	Labels                    []Field // static labels first, then accessors, in the order given
-	AutoKubernetesLabels      bool
-	KubernetesMetadata        bool
-	StructuredMetadata        []Field
-	StructuredMetadataMapKeys []accessor.Path
-	RemoveKeys                []accessor.Path
-	DropSingleKey             DropSingleKey
-	LineFormatKV              bool
-	MaxLineSize               int
+	Labels                     []Field // static labels first, then accessors, in the order given
+	AutoKubernetesLabels       bool
+	KubernetesMetadata         bool
+	StructuredMetadataDefaults bool // the kubernetes defaults of structured metadata, with KubernetesMetadata
+	StructuredMetadata         []Field
+	StructuredMetadataMapKeys  []accessor.Path
+	RemoveKeys                 []accessor.Path
+	DropSingleKey              DropSingleKey
+	LineFormatKV               bool
+	MaxLineSize                int
 
 	HTTPUser    string
 	HTTPPasswd  string
@@ -161,6 +162,7 @@ func Parse(g Getter) (*Config, error) {
 	c.Labels = append(c.Labels, r.labelMap()...)
 	c.AutoKubernetesLabels = r.bool("auto_kubernetes_labels")
 	c.KubernetesMetadata = r.bool("kubernetes_metadata")
+	c.StructuredMetadataDefaults = c.KubernetesMetadata && r.bool("structured_metadata_defaults")
 	c.StructuredMetadata = r.fields("structured_metadata", r.list("structured_metadata"))
 	for _, k := range r.list("structured_metadata_map_keys") {
 		c.StructuredMetadataMapKeys = append(c.StructuredMetadataMapKeys, r.accessor("structured_metadata_map_keys", k, false))

@@ -42,6 +42,7 @@ var Keys = []Key{
 	{Dest: DestLoki, Name: "label_map_path", Aliases: []string{"LabelMapPath"}, Doc: "JSON file mapping record keys to label names, e.g. `{\"kubernetes\":{\"pod_name\":\"pod\"}}`."},
 	{Dest: DestLoki, Name: "auto_kubernetes_labels", Aliases: []string{"AutoKubernetesLabels"}, Default: "off", Doc: "Add every pod label (`$kubernetes['labels']`) as a stream label."},
 	{Dest: DestLoki, Name: "structured_metadata", Doc: "Comma-separated structured metadata, same forms as `labels` (Loki 3). Added to the Kubernetes defaults `pod`, `pod_id`, `container_id`, `node`, `image`, `stream`, `level`."},
+	{Dest: DestLoki, Name: "structured_metadata_defaults", Default: "on", Doc: "Send the Kubernetes defaults of `structured_metadata` (with `kubernetes_metadata on`). `off` for a Loki that refuses structured metadata (2.x, or 3.x with `allow_structured_metadata: false` or a schema before v13): the labels stay."},
 	{Dest: DestLoki, Name: "structured_metadata_map_keys", Doc: "Comma-separated accessors of maps whose entries all become structured metadata; the maps leave the line."},
 	{Dest: DestLoki, Name: "remove_keys", Aliases: []string{"RemoveKeys"}, Doc: "Comma-separated accessors (or top-level keys) removed from the line."},
 	{Dest: DestLoki, Name: "drop_single_key", Aliases: []string{"DropSingleKey"}, Default: "raw", Doc: "When one key remains: `on` sends its value, `raw` sends a string value unquoted, `off` sends the map."},

@@ -82,6 +82,8 @@ type Deliverer struct {
 	// the server refused, when it stores the others (Loki); exact is false
 	// when it can't tell. nil: all of them.
 	Rejected func(answer string, records int) (n int, exact bool)
+	// Advice says which setting fixes what a 4xx answer refuses, if any.
+	Advice func(answer string) string
 
 	mu     sync.Mutex
 	ledger map[uint64][]*progress // chunk key → how far each of its requests got
@@ -168,7 +170,7 @@ func (d *Deliverer) send(ctx context.Context, r Request, p *progress, deadline t
 			}
 			out.Sent += r.Records - n
 			out.Dropped["status_400"] += n
-			d.Log.Errorf("%s; %s, not retried", describe(resp), why)
+			d.Log.Errorf("%s; %s, not retried%s", describe(resp), why, d.advice(resp))
 			p.done = true
 			return true
 		case resp.Err == nil && !retryable(resp.Status):
@@ -240,7 +242,18 @@ func (d *Deliverer) drop(out *Outcome, reason string, n int, resp Response) {
 
 func (d *Deliverer) dropWith(out *Outcome, reason string, n int, resp Response, why string) {
 	out.Dropped[reason] += n
-	d.Log.Errorf("%s; %d records not retried (%s)", describe(resp), n, why)
+	d.Log.Errorf("%s; %d records not retried (%s)%s", describe(resp), n, why, d.advice(resp))
+}
+
+// advice is the destination's advice on an answer, as the end of a line.
+func (d *Deliverer) advice(resp Response) string {
+	if d.Advice == nil || resp.Err != nil {
+		return ""
+	}
+	if a := d.Advice(resp.Answer); a != "" {
+		return ": " + a
+	}
+	return ""
 }
 
 func describe(r Response) string {

@@ -68,3 +68,12 @@ func isPerEntry(err string) bool {
 	}
 	return false
 }
+
+// Advice says which key fixes what a 400 answer refuses, when one does.
+func Advice(answer string) string {
+	if strings.Contains(answer, "structured metadata, but this feature is disallowed") {
+		return "this Loki refuses structured metadata (Loki 2.x, or allow_structured_metadata off / a schema before v13): " +
+			"set structured_metadata_defaults off, and remove structured_metadata keys, to send with labels only"
+	}
+	return ""
+}

@@ -52,3 +52,15 @@ func FuzzRejected(f *testing.F) {
 		}
 	})
 }
+
+// A Loki that refuses structured metadata gets one line naming the key that
+// fixes it; other answers get none.
+func TestAdvice(t *testing.T) {
+	refused := "stream '{app=\"web\"}' includes structured metadata, but this feature is disallowed. Please see `limits_config.allow_structured_metadata` or contact your Loki administrator to enable it"
+	if a := Advice(refused); !strings.Contains(a, "structured_metadata_defaults off") {
+		t.Errorf("Advice = %q", a)
+	}
+	if a := Advice("entry for stream 'a' has timestamp too old: x"); a != "" {
+		t.Errorf("Advice = %q, want none", a)
+	}
+}

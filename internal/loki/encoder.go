@@ -69,7 +69,7 @@ func New(cfg *config.Config) *Encoder {
 			e.memoLabels = false
 		}
 	}
-	e.memoMeta = e.memoLabels && cfg.KubernetesMetadata && len(cfg.StructuredMetadata) == 0 && len(cfg.StructuredMetadataMapKeys) == 0
+	e.memoMeta = e.memoLabels && cfg.StructuredMetadataDefaults && len(cfg.StructuredMetadata) == 0 && len(cfg.StructuredMetadataMapKeys) == 0
 	e.line = lineWriter{remove: removeTree{}, drop: cfg.DropSingleKey, kv: cfg.LineFormatKV}
 	// Keys used through accessors as labels or metadata leave the line, as in
 	// Fluent Bit's loki output.
@@ -230,7 +230,7 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 		for _, f := range e.meta {
 			buf = b.addMeta(buf, f, tag, body)
 		}
-		if e.cfg.KubernetesMetadata {
+		if e.cfg.StructuredMetadataDefaults {
 			for i, v := range [][]byte{k8s.Pod, k8s.PodID, k8s.ContainerID, k8s.Node, k8s.Image, en.Stream, en.Level()} {
 				b.meta = addPair(b.meta, kubeMetadata[i], v)
 			}

@@ -121,7 +121,7 @@ func NewWithSender(cfg *config.Config, sender delivery.Sender, log Logger) *Sink
 		// while ingestion is blocked it answers another 2xx (260 by
 		// default, block_ingestion_status_code) and stores nothing.
 		d.Stored = func(status int) bool { return status == 204 || status == 200 }
-		d.Rejected = loki.Rejected
+		d.Rejected, d.Advice = loki.Rejected, loki.Advice
 	}
 	return &Sink{
 		cfg:     cfg,

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -259,9 +260,12 @@ func (s *Server) WaitFor(ctx context.Context, tenant, query string, n int, timeo
 }
 
 func config(dir string, httpPort, grpcPort int, auth bool, limits []string) string {
-	extra := ""
+	extra, allowSM := "", "\n  allow_structured_metadata: true"
 	for _, l := range limits {
 		extra += "\n  " + l
+		if strings.HasPrefix(l, "allow_structured_metadata:") {
+			allowSM = ""
+		}
 	}
 	return fmt.Sprintf(`auth_enabled: %t
 server:
@@ -296,13 +300,12 @@ ingester:
 frontend:
   scheduler_dns_lookup_period: 1s
 limits_config:
-  allow_structured_metadata: true
-  volume_enabled: true%[5]s
+  volume_enabled: true%[6]s%[5]s
 analytics:
   reporting_enabled: false
 pattern_ingester:
   enabled: false
-`, auth, httpPort, grpcPort, dir, extra)
+`, auth, httpPort, grpcPort, dir, extra, allowSM)
 }
 
 // FreePort returns a TCP port free on 127.0.0.1 a moment ago.
