@@ -373,3 +373,35 @@ func TestBlockedIngestionIsNotDelivery(t *testing.T) {
 		t.Errorf("want the 260 logged and 3 records counted as dropped (blocked):\n%s", logs)
 	}
 }
+
+// A Loki that refuses structured metadata answers 400 to every push that
+// carries it: the log line names the key that fixes it, and with that key
+// the same records arrive with their labels.
+func TestLokiWithoutStructuredMetadata(t *testing.T) {
+	s, err := lokiserver.Start(lokiserver.Options{Limits: []string{"allow_structured_metadata: false"}})
+	if err != nil {
+		t.Fatalf("real Loki: %v", err)
+	}
+	defer s.Stop()
+	h := host.Start(t,
+		host.Instance{"url": s.PushURL(), "labels": "test=nosm"},
+		host.Instance{"url": s.PushURL(), "labels": "test=nosm_off", "structured_metadata_defaults": "off"})
+	if rc := h.Flush(0, tag, eventtest.Chunk(true, fargate("nosm", 3)...)); rc != host.FLB_OK {
+		t.Fatalf("rc %d\n%s", rc, h.Logs())
+	}
+	if !strings.Contains(h.Logs(), "set structured_metadata_defaults off") {
+		t.Errorf("want the fix named in the 400's line:\n%s", h.Logs())
+	}
+	if rc := h.Flush(1, tag, eventtest.Chunk(true, fargate("nosm_off", 3)...)); rc != host.FLB_OK {
+		t.Fatalf("rc %d\n%s", rc, h.Logs())
+	}
+	streams, err := s.WaitFor(ctx, "", `{test="nosm_off"}`, 3, queryLimit)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, h.Logs())
+	}
+	for _, st := range streams {
+		if st.Labels["namespace"] == "" || st.Labels["container"] == "" {
+			t.Errorf("labels %v: want the Kubernetes labels kept", st.Labels)
+		}
+	}
+}
