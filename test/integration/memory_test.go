@@ -1,0 +1,64 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubeship/kubeship/internal/event/eventtest"
+	"github.com/kubeship/kubeship/test/host"
+)
+
+// rssMB reads a process's resident memory from /proc.
+func rssMB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var kb int
+		if _, err := fmt.Sscanf(line, "VmRSS: %d kB", &kb); err == nil {
+			return kb / 1024
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// One 32 MB record (its line cut to 256 KB) grows buffers to its size;
+// they are not kept, so the process's memory returns to about its level
+// before it while ordinary chunks keep flowing.
+func TestHugeRecordMemoryReturns(t *testing.T) {
+	s, _ := servers(t)
+	h := host.Start(t, host.Instance{"url": s.PushURL(), "labels": "test=huge"})
+	small := func() {
+		if rc := h.Flush(0, tag, eventtest.Chunk(true, fargate("huge", 200)...)); rc != host.FLB_OK {
+			t.Fatalf("rc %d\n%s", rc, h.Logs())
+		}
+	}
+	for range 20 {
+		small()
+	}
+	before := rssMB(t, h.PID())
+	body := fargate("huge", 1)[0]
+	body.Body.(map[string]any)["log"] = strings.Repeat("x", 32<<20)
+	if rc := h.Flush(0, tag, eventtest.Chunk(true, body)); rc != host.FLB_OK {
+		t.Fatalf("rc %d\n%s", rc, h.Logs())
+	}
+	peak := rssMB(t, h.PID())
+	after := peak
+	for end := time.Now().Add(90 * time.Second); time.Now().Before(end); {
+		small()
+		if after = rssMB(t, h.PID()); after <= before+16 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("RSS %d MB before the 32 MB record, %d MB after it, %d MB later", before, peak, after)
+	if after > before+16 {
+		t.Errorf("RSS stays at %d MB, %d MB before the huge record", after, before)
+	}
+}
