@@ -39,7 +39,7 @@ build: $(SO) $(HOST) $(HOST19) $(HOSTHIDDEN) ## Build build/out_kubeship.so and 
 so-path: ## Print the path of the plugin this GOARCH builds (for docker/Dockerfile)
 	@echo $(SO)
 
-$(SO): $(GOFILES) go.mod go.sum
+$(SO): $(GOFILES) plugin/proxy.h go.mod go.sum
 	@mkdir -p $(OUT)
 	CGO_ENABLED=1 GOARCH=$(GOARCH) CC=$(TARGET_CC) $(GO) build -buildmode=c-shared -trimpath \
 		-ldflags "-s -w -X main.version=$(VERSION)" -o $@ ./plugin

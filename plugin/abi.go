@@ -3,18 +3,7 @@ package main
 /*
 #include <dlfcn.h>
 #include <stdlib.h>
-
-// The fields that struct flb_plugin_proxy_def has in every Fluent Bit from
-// 1.9 to 5.x (include/fluent-bit/flb_plugin_proxy.h). 4.2.3 appended
-// event_type and 5.0 config_map; the def is zero-filled, so a plugin that
-// leaves them alone registers a logs output without a config map anywhere.
-struct kubeship_def {
-    int type;
-    int proxy;
-    int flags;
-    char *name;
-    char *description;
-};
+#include "proxy.h"
 
 // Fluent Bit links its binary with -rdynamic, so a plugin can look up the
 // functions it exports. flb_output_log_check came with Fluent Bit 2.0, in

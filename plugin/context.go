@@ -2,24 +2,12 @@ package main
 
 /*
 #include <stdint.h>
-
-// The head of the struct the Go proxy passes to FLBPluginInit (src/proxy/go/go.h)
-// and its struct flb_plugin_proxy_context.
-struct kubeship_proxy_context {
-    void *remote_context;
-    void *proxy;
-};
-struct kubeship_go_plugin {
-    char *name;
-    void *api;
-    void *o_ins;
-    struct kubeship_proxy_context *context;
-};
+#include "proxy.h"
 
 // Fluent Bit hands remote_context back to the flush and exit callbacks and
 // never reads through it, so an instance's number serves as the pointer.
 static void kubeship_set_context(void *plugin, uintptr_t id) {
-    ((struct kubeship_go_plugin *) plugin)->context->remote_context = (void *) id;
+    ((struct kubeship_plugin *) plugin)->context->remote_context = (void *) id;
 }
 */
 import "C"

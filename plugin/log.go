@@ -2,24 +2,7 @@ package main
 
 /*
 #include <stdlib.h>
-
-// The head of Fluent Bit's struct flb_api (include/fluent-bit/flb_api.h)
-// and of the struct the Go proxy passes to FLBPluginInit (src/proxy/go/go.h).
-struct kubeship_api {
-    void *output_get_property;
-    void *input_get_property;
-    void *output_get_cmt_instance;
-    void *input_get_cmt_instance;
-    void (*log_print)(int, const char *, int, const char *, ...);
-    int (*input_log_check)(void *, int);
-    int (*output_log_check)(void *, int);
-};
-
-struct kubeship_plugin {
-    char *name;
-    struct kubeship_api *api;
-    void *o_ins;
-};
+#include "proxy.h"
 
 static void *kubeship_api_of(void *plugin) { return ((struct kubeship_plugin *) plugin)->api; }
 static void *kubeship_ins_of(void *plugin) { return ((struct kubeship_plugin *) plugin)->o_ins; }

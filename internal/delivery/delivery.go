@@ -85,6 +85,8 @@ type Deliverer struct {
 	// Advice says which setting fixes what a 4xx answer refuses, if any.
 	Advice func(answer string) string
 
+	logged sync.Map // drop reasons logged once
+
 	mu     sync.Mutex
 	ledger map[uint64][]*progress // chunk key → how far each of its requests got
 	order  []uint64               // ledger keys, oldest first, to bound its size
@@ -242,6 +244,14 @@ func (d *Deliverer) drop(out *Outcome, reason string, n int, resp Response) {
 
 func (d *Deliverer) dropWith(out *Outcome, reason string, n int, resp Response, why string) {
 	out.Dropped[reason] += n
+	if reason == "blocked" || reason == "unsendable" {
+		// Every flush would say the same until the setting or the data
+		// changes: once is enough, the totals are counted.
+		if _, logged := d.logged.LoadOrStore(reason, true); logged {
+			return
+		}
+		why += "; logged once, counted as records_dropped_" + reason
+	}
 	d.Log.Errorf("%s; %d records not retried (%s)%s", describe(resp), n, why, d.advice(resp))
 }
 

@@ -164,6 +164,26 @@ func TestPartly400(t *testing.T) {
 	}
 }
 
+// A blocked ingestion or an unsendable request says the same on every
+// flush: it is logged once, and counted every time.
+func TestSameRefusalLoggedOnce(t *testing.T) {
+	for _, resp := range []Response{{Status: 260, Answer: "blocked"}, {Err: errors.New("bad header"), Permanent: true}} {
+		s := &script{responses: []Response{resp, resp, resp}}
+		d, l := newDeliverer(s, time.Second)
+		d.Stored = func(status int) bool { return status == 204 }
+		dropped := 0
+		for range 3 {
+			out := d.Deliver(context.Background(), constKey(1), []Request{req("a", 2)})
+			for _, n := range out.Dropped {
+				dropped += n
+			}
+		}
+		if len(l.lines) != 1 || dropped != 6 || !strings.Contains(l.lines[0], "logged once") {
+			t.Errorf("%+v: %d lines %q, %d dropped; want 1 line, 6 dropped", resp, len(l.lines), l.lines, dropped)
+		}
+	}
+}
+
 // After a 413 split, a half that was accepted is not sent again when the
 // chunk returns, nor counted again; only the half still pending is.
 func TestSplitHalvesAcceptedAreNotResent(t *testing.T) {
