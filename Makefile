@@ -64,10 +64,19 @@ $(LOKI): test/loki/go.mod test/loki/go.sum
 	@mkdir -p $(BUILD)
 	cd test/loki && $(GO) build -trimpath -ldflags "-s -w" -o ../../$(LOKI) github.com/grafana/loki/v3/cmd/loki
 
-lint: ## gofmt and go vet
+STATICCHECK := $(BUILD)/staticcheck
+
+# staticcheck, pinned in the tools module test/lint and built once.
+$(STATICCHECK): test/lint/go.mod test/lint/go.sum
+	@mkdir -p $(BUILD)
+	cd test/lint && $(GO) build -trimpath -o $(abspath $(STATICCHECK)) honnef.co/go/tools/cmd/staticcheck
+
+lint: $(STATICCHECK) ## gofmt, go vet and staticcheck (pinned in test/lint)
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd test/manifests && $(GO) vet ./...
+	$(abspath $(STATICCHECK)) ./...
+	cd test/manifests && $(abspath $(STATICCHECK)) ./...
 
 test: build loki lint ## Everything: unit, host, integration against a real Loki, e2e with a real Fluent Bit when found, short fuzzing
 	@command -v "$${FLUENT_BIT:-fluent-bit}" >/dev/null || \

@@ -159,16 +159,6 @@ func tagsOf(l map[string]any) []string {
 	return strings.Split(s, ",")
 }
 
-// tagMap returns the values of each tag key.
-func tagMap(l map[string]any) map[string][]string {
-	m := map[string][]string{}
-	for _, t := range tagsOf(l) {
-		k, v, _ := strings.Cut(t, ":")
-		m[k] = append(m[k], v)
-	}
-	return m
-}
-
 var (
 	ms0        = json.Number(fmt.Sprint(t0.UnixMilli()))
 	deployTags = []string{

@@ -60,11 +60,10 @@ const (
 
 // Outcome reports a flush.
 type Outcome struct {
-	Result   Result
-	Sent     int            // records accepted
-	Dropped  map[string]int // records permanently rejected, by reason
-	Attempts int            // HTTP requests made
-	Retries  int            // requests sent again after a retryable failure
+	Result  Result
+	Sent    int            // records accepted
+	Dropped map[string]int // records permanently rejected, by reason
+	Retries int            // requests sent again after a retryable failure
 }
 
 // Deliverer sends flushes through a Sender. Safe for concurrent flushes.
@@ -143,7 +142,6 @@ func (d *Deliverer) send(ctx context.Context, r Request, p *progress, deadline t
 	var bo backoff.BackOff
 	for {
 		resp := d.sendWithin(ctx, r, deadline)
-		out.Attempts++
 		switch {
 		case resp.Err == nil && resp.Status >= 200 && resp.Status < 300 && (d.Stored == nil || d.Stored(resp.Status)):
 			out.Sent += r.Records

@@ -1,5 +1,7 @@
 package entry
 
+import "bytes"
+
 // CRILine is a line in the CRI log format, as containerd writes it and as
 // the Fargate router's tail input reads it when no parser is configured:
 // <RFC3339Nano time> <stdout|stderr> <P|F> <message>.
@@ -14,7 +16,7 @@ type CRILine struct {
 // and time.Parse because it runs on every record of a router without a
 // parser, and it allocates nothing; FuzzParseCRI checks it against time.Parse.
 func ParseCRI(b []byte) (CRILine, bool) {
-	sp := indexByte(b, ' ')
+	sp := bytes.IndexByte(b, ' ')
 	if sp < 0 {
 		return CRILine{}, false
 	}
@@ -25,15 +27,15 @@ func ParseCRI(b []byte) (CRILine, bool) {
 	rest := b[sp+1:]
 	var stream []byte
 	switch {
-	case hasPrefix(rest, "stdout "):
+	case bytes.HasPrefix(rest, []byte("stdout ")):
 		stream, rest = rest[:6], rest[7:]
-	case hasPrefix(rest, "stderr "):
+	case bytes.HasPrefix(rest, []byte("stderr ")):
 		stream, rest = rest[:6], rest[7:]
 	default:
 		return CRILine{}, false
 	}
 	// The tag is P or F, possibly followed by ':'-separated extra flags.
-	sp = indexByte(rest, ' ')
+	sp = bytes.IndexByte(rest, ' ')
 	tag := rest
 	msg := []byte{}
 	if sp >= 0 {
@@ -44,17 +46,6 @@ func ParseCRI(b []byte) (CRILine, bool) {
 	}
 	return CRILine{Time: t, Stream: stream, Partial: tag[0] == 'P', Message: msg}, true
 }
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
-
-func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
 
 // parseRFC3339 parses YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM) to Unix nanoseconds.
 func parseRFC3339(b []byte) (int64, bool) {

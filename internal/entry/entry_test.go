@@ -410,6 +410,24 @@ func TestJoinedEntryKeepsFirstFields(t *testing.T) {
 	}
 }
 
+// An entry's Kubernetes is the record's kubernetes map, and nil when the
+// record has none or its value is not a map.
+func TestKubernetesIsAMap(t *testing.T) {
+	var r Reader
+	r.Reset(eventtest.Chunk(true,
+		eventtest.Event{Time: t0, Body: map[string]any{"log": "a", "kubernetes": map[string]any{"pod_name": "p"}}},
+		eventtest.Event{Time: t0, Body: map[string]any{"log": "b", "kubernetes": "p"}},
+		eventtest.Event{Time: t0, Body: map[string]any{"log": "c"}},
+	))
+	var got []string
+	for r.Next() {
+		got = append(got, fmt.Sprintf("%x", r.Entry().Kubernetes))
+	}
+	if want := []string{fmt.Sprintf("%x", eventtest.Marshal(map[string]any{"pod_name": "p"})), "", ""}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Kubernetes = %q, want %q", got, want)
+	}
+}
+
 // fargateChunk is 1000 Fargate-shaped records: raw CRI lines in `log`, or
 // the CRI parser's fields; with split, two of three records are P parts and
 // the streams' parts interleave.

@@ -48,7 +48,6 @@ type Reader struct {
 	ev      Event
 	err     error
 	skipped int
-	markers int
 	known   []byte // see Known
 }
 
@@ -77,8 +76,6 @@ func (r *Reader) Next() bool {
 		case kindRecord:
 			r.ev = ev
 			return true
-		case kindMarker:
-			r.markers++
 		case kindNotMap:
 			r.skipped++
 		}
@@ -104,9 +101,6 @@ func (r *Reader) Err() error { return r.err }
 // Skipped returns how many events of the chunk so far were skipped because
 // their body is not a map. They are counted, not errors.
 func (r *Reader) Skipped() int { return r.skipped }
-
-// Markers returns how many group start and end markers were skipped so far.
-func (r *Reader) Markers() int { return r.markers }
 
 // Error describes a malformed event in a chunk.
 type Error struct {
@@ -145,7 +139,7 @@ func decode(b, known []byte) (ev Event, n int, k kind, err error) {
 		return ev, 0, 0, fmt.Errorf("want an array [header, body] of 2 elements, got %d", size)
 	}
 	marker := false
-	if isArray(p) { // v2: [[timestamp, metadata], body]
+	if record.Type(p) == record.Array { // v2: [[timestamp, metadata], body]
 		hsize, q, err := msgp.ReadArrayHeaderBytes(p)
 		if err != nil {
 			return ev, 0, 0, typeErr("header", "an array", p, err)
@@ -158,7 +152,7 @@ func decode(b, known []byte) (ev Event, n int, k kind, err error) {
 			return ev, 0, 0, err
 		}
 		marker = isInt && (ev.Time == -1e9 || ev.Time == -2e9)
-		if !isMap(q) {
+		if record.Type(q) != record.Map {
 			return ev, 0, 0, typeErr("metadata", "a map", q, nil)
 		}
 		meta := q
@@ -185,7 +179,7 @@ func decode(b, known []byte) (ev Event, n int, k kind, err error) {
 	switch {
 	case marker:
 		k = kindMarker
-	case !isMap(body):
+	case record.Type(body) != record.Map:
 		k = kindNotMap
 	}
 	return ev, total - len(p), k, nil
@@ -213,14 +207,6 @@ func skipKnown(what string, b, known []byte) ([]byte, error) {
 		return b, fmt.Errorf("%s: invalid msgpack byte 0x%02x inside it", what, rest[0])
 	}
 	return rest, nil
-}
-
-func isArray(b []byte) bool {
-	return len(b) > 0 && (b[0]&0xf0 == 0x90 || b[0] == 0xdc || b[0] == 0xdd)
-}
-
-func isMap(b []byte) bool {
-	return len(b) > 0 && (b[0]&0xf0 == 0x80 || b[0] == 0xde || b[0] == 0xdf)
 }
 
 // typeErr explains why the value at b could not be read as want.
@@ -308,7 +294,10 @@ func readTime(b []byte) (ns int64, isInt bool, rest []byte, err error) {
 	return 0, false, b, typeErr("timestamp", timeWant, b, nil)
 }
 
-// extHeader reads the type and data size of an extension header.
+// extHeader reads the type and data size of an extension header, whether or
+// not its data follows: a timestamp that is the wrong extension is named by
+// type and size even when the chunk ends inside its data. record has no
+// exported equivalent; its readExt wants the whole value.
 func extHeader(b []byte) (typ int8, size int, ok bool) {
 	switch b[0] {
 	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8:

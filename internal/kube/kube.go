@@ -17,16 +17,6 @@ type Meta struct {
 	Annotations []byte // raw msgpack map, nil when absent
 }
 
-// FromRecord reads the `kubernetes` map of a record body; ok is false when
-// the record has none.
-func FromRecord(body []byte) (Meta, bool) {
-	k, ok := record.Get(body, "kubernetes")
-	if !ok || record.Type(k) != record.Map {
-		return Meta{}, false
-	}
-	return FromMap(k), true
-}
-
 // FromMap reads the kubernetes filter's map (raw msgpack).
 func FromMap(k []byte) (m Meta) {
 	_ = record.Each(k, func(key, val []byte) bool {

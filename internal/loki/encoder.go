@@ -26,7 +26,6 @@ type Stats struct {
 	DroppedMetadata  int // structured metadata entries over Loki's limits
 	SanitizedTenants int // records whose tenant Loki would refuse, made valid
 	FirstLabelDrop   string
-	FirstLabelStream string
 }
 
 // Encoder turns a chunk's events into push requests. It is safe for
@@ -132,7 +131,6 @@ func (b *Batch) intern(s []byte) string {
 type labelMemo struct {
 	k8s                []byte // the raw kubernetes map it was computed from
 	meta               kube.Meta
-	hasK8s             bool
 	labels             []byte
 	dropped, truncated int
 	// With Encoder.memoMeta: the map's structured metadata (pod, pod_id,
@@ -178,7 +176,6 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 	buf := b.scratch[:0]
 	var (
 		k8s    kube.Meta
-		hasK8s bool
 		labels []byte
 	)
 	m := &b.memo
@@ -187,16 +184,17 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 	if hit {
 		// The records of a chunk come from one container: their kubernetes
 		// maps are byte for byte the same, and so are their labels.
-		k8s, hasK8s, labels = m.meta, m.hasK8s, m.labels
+		k8s, labels = m.meta, m.labels
 		b.Stats.DroppedLabels += m.dropped
 		b.Stats.TruncatedLabels += m.truncated
 	} else {
 		dropped, truncated := b.Stats.DroppedLabels, b.Stats.TruncatedLabels
+		var hasK8s bool
 		k8s, hasK8s = e.kubernetes(en.Kubernetes, fromTag)
 		buf, labels = e.selector(b, buf, tag, body, k8s, hasK8s)
 		if e.memoLabels && en.Kubernetes != nil {
 			memoed = true
-			*m = labelMemo{k8s: en.Kubernetes, meta: k8s, hasK8s: hasK8s, labels: append(m.labels[:0], labels...),
+			*m = labelMemo{k8s: en.Kubernetes, meta: k8s, labels: append(m.labels[:0], labels...),
 				dropped: b.Stats.DroppedLabels - dropped, truncated: b.Stats.TruncatedLabels - truncated, metaEnc: m.metaEnc[:0]}
 			if e.memoMeta {
 				b.memoMeta(k8s)

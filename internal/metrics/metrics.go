@@ -63,10 +63,15 @@ func newCollectors(reg prometheus.Registerer) *collectors {
 
 // listener is one metrics_listen address.
 type listener struct {
-	reg  *prometheus.Registry
-	c    *collectors
-	srv  *http.Server
-	refs int
+	reg *prometheus.Registry
+	c   *collectors
+	srv *http.Server
+	ln  net.Listener
+	// The Errorf of each instance using it, by a serial number: should
+	// the listener stop serving, one of them says so (not the one that
+	// opened it, which may have exited since).
+	users map[int]func(format string, args ...any)
+	next  int
 }
 
 var (
@@ -76,7 +81,8 @@ var (
 
 // Listen returns the metrics of instance for destination, served on addr
 // (host:port) at /metrics. Close releases the listener with the last instance.
-func Listen(addr, instance, destination string) (*Set, func(), error) {
+// errorf logs an error for the instance: that the listener stopped serving.
+func Listen(addr, instance, destination string, errorf func(format string, args ...any)) (*Set, func(), error) {
 	mu.Lock()
 	defer mu.Unlock()
 	l, ok := listeners[addr]
@@ -88,19 +94,19 @@ func Listen(addr, instance, destination string) (*Set, func(), error) {
 		reg := prometheus.NewRegistry()
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		l = &listener{reg: reg, c: newCollectors(reg), srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
-		go func() {
-			if err := l.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				_ = err // the listener died with the process; nothing to report to
-			}
-		}()
+		l = &listener{reg: reg, c: newCollectors(reg), ln: ln, users: map[int]func(string, ...any){},
+			srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
+		go l.serve(addr)
 		listeners[addr] = l
 	}
-	l.refs++
+	id := l.next
+	l.next++
+	l.users[id] = errorf
 	release := func() {
 		mu.Lock()
 		defer mu.Unlock()
-		if l.refs--; l.refs == 0 {
+		delete(l.users, id)
+		if len(l.users) == 0 {
 			_ = l.srv.Close()
 			delete(listeners, addr)
 		}
@@ -108,9 +114,26 @@ func Listen(addr, instance, destination string) (*Set, func(), error) {
 	return l.c.set(instance, destination), release, nil
 }
 
-// New returns a Set registered in reg (for tests).
-func New(reg prometheus.Registerer, instance, destination string) *Set {
-	return newCollectors(reg).set(instance, destination)
+// serve serves /metrics until the last instance closes the listener, and
+// logs through an instance still using it if it stops before (Accept failed
+// for good).
+func (l *listener) serve(addr string) {
+	err := l.srv.Serve(l.ln)
+	if err == nil || errors.Is(err, http.ErrServerClosed) {
+		return
+	}
+	mu.Lock()
+	var errorf func(string, ...any)
+	for _, f := range l.users {
+		if f != nil {
+			errorf = f
+			break
+		}
+	}
+	mu.Unlock()
+	if errorf != nil {
+		errorf("metrics_listen %s: no longer serving /metrics: %v", addr, err)
+	}
 }
 
 func (c *collectors) set(instance, destination string) *Set {

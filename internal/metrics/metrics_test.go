@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,11 +17,11 @@ func TestServesPerInstanceMetrics(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	a, closeA, err := Listen(addr, "kubeship.0", "loki")
+	a, closeA, err := Listen(addr, "kubeship.0", "loki", t.Errorf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, closeB, err := Listen(addr, "kubeship.1", "loki") // same address: shared
+	b, closeB, err := Listen(addr, "kubeship.1", "loki", t.Errorf) // same address: shared
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,8 +67,41 @@ func TestBusyAddressIsAClearError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if _, _, err := Listen(l.Addr().String(), "kubeship.0", "loki"); err == nil || !strings.Contains(err.Error(), "metrics_listen") {
+	if _, _, err := Listen(l.Addr().String(), "kubeship.0", "loki", t.Errorf); err == nil || !strings.Contains(err.Error(), "metrics_listen") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// A listener that stops serving before its last instance closes it (its
+// Accept failed for good) is logged through an instance still using it.
+func TestStoppedListenerIsLogged(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, closeA, err := Listen(addr, "kubeship.0", "loki", func(string, ...any) { t.Error("logged through an exited instance") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := make(chan string, 1)
+	_, closeB, err := Listen(addr, "kubeship.1", "loki", func(format string, args ...any) { logged <- fmt.Sprintf(format, args...) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeB()
+	closeA() // the instance that opened the listener exits
+	mu.Lock()
+	_ = listeners[addr].ln.Close() // Accept fails: not a Close of the server
+	mu.Unlock()
+	select {
+	case line := <-logged:
+		if want := "metrics_listen " + addr + ": no longer serving /metrics: "; !strings.HasPrefix(line, want) {
+			t.Errorf("logged %q, want it to start with %q", line, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing logged")
 	}
 }
 

@@ -57,8 +57,27 @@ func (k Kind) String() string {
 }
 
 // Type reports the msgpack type of the value at the start of v. It looks at
-// the leading bytes only: it does not check that the value is complete.
+// the leading bytes only: it does not check that the value is complete. It is
+// small enough to be inlined: the event reader asks it two or three times for
+// every record.
 func Type(v []byte) Kind {
+	if len(v) > 0 && kinds[v[0]] != Ext {
+		return kinds[v[0]]
+	}
+	return kindOf(v)
+}
+
+// kinds is the Kind of a value by its first byte; Ext for an extension,
+// which kindOf tells from a Time.
+var kinds = func() (k [256]Kind) {
+	for c := range k {
+		k[c] = kindOf([]byte{byte(c)})
+	}
+	return k
+}()
+
+// kindOf is Type by msgp's reading of v's leading bytes.
+func kindOf(v []byte) Kind {
 	switch msgp.NextType(v) {
 	case msgp.NilType:
 		return Nil

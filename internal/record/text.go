@@ -57,6 +57,15 @@ func AppendString(dst, v []byte) ([]byte, bool) {
 // of seconds with up to 9 decimals, other extensions as null. HTML characters
 // are not escaped. On malformed input it returns dst unchanged and an error
 // wrapping [ErrTruncated], [ErrInvalid] or [ErrTooDeep].
+//
+// It is not msgp.UnmarshalAsJSON because that renders a record otherwise:
+// bin as base64; Fluent Bit's time (ext type 0) as
+// {"type":0,"data":"<base64>"}; floats always in plain notation (1e21 as
+// 1000000000000000000000) and NaN and infinities as NaN and +Inf, which are
+// not JSON; <, > and & escaped as \u003c, \u003e and \u0026. It fails on a
+// map key other than a str or an integer (a bin key included), leaves what
+// it wrote so far on malformed input, and writes to an io.Writer where this
+// appends to dst without allocating.
 func AppendJSON(dst, v []byte) ([]byte, error) {
 	out, rest, err := appendJSON(dst, v, 0)
 	if err != nil {

@@ -32,6 +32,7 @@ func (e datadogEncoder) encode(tag string, chunk []byte) (encoded, error) {
 		{"records_malformed", st.Malformed, "records that could not be read are skipped"},
 		{"logs_truncated", st.TruncatedLogs, "logs larger than Datadog's 1 MB limit (or batch_size, when smaller) are truncated and end with ...TRUNCATED"},
 		{"attributes_dropped", st.DroppedAttributes, "logs whose attributes alone exceed 1 MB (or batch_size, when smaller) are sent without their attributes"},
+		{"lines_joined", st.Joined, "split lines (P parts) joined into one log"},
 	}
 	// The requests' bodies live in the batch: it returns to the pool only
 	// once they are delivered.

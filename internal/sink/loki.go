@@ -34,6 +34,7 @@ func (e lokiEncoder) encode(tag string, chunk []byte) (encoded, error) {
 		{"label_values_truncated", st.TruncatedLabels, "label values longer than 2048 bytes are truncated"},
 		{"structured_metadata_dropped", st.DroppedMetadata, "structured metadata over 128 entries or 64 KB per line is dropped"},
 		{"tenants_sanitized", st.SanitizedTenants, "records whose tenant_id_key value Loki would refuse go to that tenant with other characters as '_', cut at 150 bytes"},
+		{"lines_joined", st.Joined, "split lines (P parts) joined into one entry"},
 	}
 	// The requests' bodies live in the batch: it returns to the pool only
 	// once they are delivered.

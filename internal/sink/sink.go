@@ -92,7 +92,7 @@ func New(g config.Getter, log Logger, version, instance string) (*Sink, error) {
 	var set *metrics.Set
 	release := func() {}
 	if cfg.MetricsListen != "" {
-		if set, release, err = metrics.Listen(cfg.MetricsListen, instance, cfg.Destination); err != nil {
+		if set, release, err = metrics.Listen(cfg.MetricsListen, instance, cfg.Destination, log.Errorf); err != nil {
 			return nil, err
 		}
 		sender = meteredSender{client, set}
@@ -258,7 +258,11 @@ func (s *Sink) count(notes []note) {
 		}
 		if !s.warned[c.name] {
 			s.warned[c.name] = true
-			s.log.Warnf("%s (counted; totals are logged at exit; this is logged once)", c.msg)
+			logf := s.log.Warnf
+			if c.name == "lines_joined" {
+				logf = s.log.Infof // nothing is lost: a count, not a warning
+			}
+			logf("%s (counted; totals are logged at exit; this is logged once)", c.msg)
 		}
 	}
 }

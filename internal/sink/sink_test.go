@@ -147,6 +147,27 @@ func TestNotesAreLoggedOnceAndTotalledAtExit(t *testing.T) {
 	}
 }
 
+// Joined split lines are counted (a count, not a loss: logged at info).
+func TestJoinedLinesAreCounted(t *testing.T) {
+	for _, dest := range []config.Map{{}, {"destination": "datadog", "apikey": "k", "url": "http://127.0.0.1:1/api/v2/logs"}} {
+		t.Run(dest.Get("destination")+"_", func(t *testing.T) {
+			s, l := newSink(t, dest, &sender{status: func(int) int { return 202 }})
+			c := eventtest.Chunk(true,
+				eventtest.Event{Time: time.Now(), Body: map[string]any{"log": "2026-11-22T10:00:00Z stdout P he"}},
+				eventtest.Event{Time: time.Now(), Body: map[string]any{"log": "2026-11-22T10:00:00Z stdout P ll"}},
+				eventtest.Event{Time: time.Now(), Body: map[string]any{"log": "2026-11-22T10:00:00Z stdout F o"}})
+			if got := s.Flush("tag", c); got != OK {
+				t.Fatal(got)
+			}
+			s.Close()
+			out := l.String()
+			if !strings.Contains(out, "info split lines (P parts) joined into one ") || !strings.Contains(out, "lines_joined=2") {
+				t.Errorf("joined lines not logged at info and counted:\n%s", out)
+			}
+		})
+	}
+}
+
 func TestConcurrentFlushes(t *testing.T) {
 	snd := &sender{}
 	s, _ := newSink(t, nil, snd)

@@ -261,9 +261,12 @@ func (h *Host) Reload() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	deadline := time.After(h.timeout)
-	line, err := h.send("reload", deadline)
+	_, err := h.send("reload", deadline) // "reload exit <rc>"; then one "init" line per instance
 	for i := 0; err == nil && i < len(h.inits); i++ {
-		var n, rc int
+		var (
+			line  string
+			n, rc int
+		)
 		if line, err = h.next(deadline); err == nil {
 			if _, serr := fmt.Sscanf(line, "init %d rc=%d", &n, &rc); serr != nil || n != i || rc <= 0 {
 				err = fmt.Errorf("unexpected answer %q", line)

@@ -41,15 +41,13 @@ func startSink() (*sink, error) {
 	return s, nil
 }
 
-func (s *sink) port() int   { return s.ln.Addr().(*net.TCPAddr).Port }
-func (s *sink) close()      { _ = s.srv.Close() }
-func (s *sink) url() string { return fmt.Sprintf("http://127.0.0.1:%d", s.port()) }
+func (s *sink) port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+func (s *sink) close()    { _ = s.srv.Close() }
 func (s *sink) reset() {
 	s.mu.Lock()
 	s.records, s.requests, s.wire, s.errors = 0, 0, 0, nil
 	s.mu.Unlock()
 }
-func (s *sink) count() int { s.mu.Lock(); defer s.mu.Unlock(); return s.records }
 func (s *sink) stats() (records, requests int, wire int64, errs []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
