@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Keys that may hold secrets: url and proxy (userinfo, query), header,
@@ -146,7 +148,7 @@ func (r *reader) headerValue(name, v, spaceFix string) {
 func (r *reader) header(h string) [2]string {
 	name, value, _ := strings.Cut(h, " ")
 	value = strings.TrimSpace(value)
-	if i := strings.IndexFunc(name, func(c rune) bool { return !isTchar(c) }); i >= 0 {
+	if i := strings.IndexFunc(name, func(c rune) bool { return !httpguts.IsTokenRune(c) }); i >= 0 {
 		_, size := utf8.DecodeRuneInString(name[i:])
 		shownName := name[:i+size]
 		if i+size < len(name) {
@@ -164,11 +166,6 @@ func (r *reader) header(h string) [2]string {
 		return [2]string{}
 	}
 	return [2]string{name, value}
-}
-
-// isTchar reports whether c may appear in an HTTP field name (RFC 9110 tchar).
-func isTchar(c rune) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", c)
 }
 
 // credentialHeaders are header names that carry credentials.
