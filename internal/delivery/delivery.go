@@ -148,11 +148,11 @@ func (d *Deliverer) send(ctx context.Context, r Request, p *progress, deadline t
 			p.done = true
 			return true
 		case resp.Err == nil && resp.Status >= 200 && resp.Status < 300:
-			d.dropWith(out, "blocked", r.Records, resp, "the server answered success but stored nothing")
+			d.dropOnce(out, "blocked", r.Records, resp, "the server answered success but stored nothing")
 			p.done = true
 			return true
 		case resp.Err != nil && resp.Permanent:
-			d.dropWith(out, "unsendable", r.Records, resp, "the request can't be sent as it is")
+			d.dropOnce(out, "unsendable", r.Records, resp, "the request can't be sent as it is")
 			p.done = true
 			return true
 		case resp.Err == nil && resp.Status == http.StatusRequestEntityTooLarge:
@@ -242,15 +242,18 @@ func (d *Deliverer) drop(out *Outcome, reason string, n int, resp Response) {
 
 func (d *Deliverer) dropWith(out *Outcome, reason string, n int, resp Response, why string) {
 	out.Dropped[reason] += n
-	if reason == "blocked" || reason == "unsendable" {
-		// Every flush would say the same until the setting or the data
-		// changes: once is enough, the totals are counted.
-		if _, logged := d.logged.LoadOrStore(reason, true); logged {
-			return
-		}
-		why += "; logged once, counted as records_dropped_" + reason
-	}
 	d.Log.Errorf("%s; %d records not retried (%s)%s", describe(resp), n, why, d.advice(resp))
+}
+
+// dropOnce drops as dropWith, logging only the first time for reason: every
+// flush would say the same until the setting or the data changes, and the
+// totals are counted.
+func (d *Deliverer) dropOnce(out *Outcome, reason string, n int, resp Response, why string) {
+	if _, logged := d.logged.LoadOrStore(reason, true); logged {
+		out.Dropped[reason] += n
+		return
+	}
+	d.dropWith(out, reason, n, resp, why+"; logged once, counted as records_dropped_"+reason)
 }
 
 // advice is the destination's advice on an answer, as the end of a line.
