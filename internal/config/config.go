@@ -55,18 +55,39 @@ type Field struct {
 	Path   *accessor.Path
 }
 
-// Config is one output instance's validated configuration.
+// Config is one output instance's validated configuration: the keys every
+// destination reads, then each destination's own.
 type Config struct {
 	Destination string
 	URL         string // full push URL
 	TLS         TLS
+	Header      [2]string // name, value; empty name when unset
+	Proxy       string    // "" uses the environment's proxy settings
 
+	KubernetesMetadata bool
+	KubeTagPrefix      string
+	MetricsListen      string // host:port, "" when off
+
+	BatchSize   int
+	BatchWait   string // accepted for compatibility, see Keys
+	Timeout     time.Duration
+	RetryBudget time.Duration
+
+	Loki    Loki
+	Datadog Datadog
+
+	// Warnings are settings that work but deserve a look, one line each,
+	// never holding a secret. The caller logs them at start-up.
+	Warnings []string
+}
+
+// Loki holds the keys of destination loki.
+type Loki struct {
 	TenantID    string
 	TenantIDKey *accessor.Path
 
 	Labels                     []Field // static labels first, then accessors, in the order given
 	AutoKubernetesLabels       bool
-	KubernetesMetadata         bool
 	StructuredMetadataDefaults bool // the kubernetes defaults of structured metadata, with KubernetesMetadata
 	StructuredMetadata         []Field
 	StructuredMetadataMapKeys  []accessor.Path
@@ -78,21 +99,6 @@ type Config struct {
 	HTTPUser    string
 	HTTPPasswd  string
 	BearerToken string
-	Header      [2]string // name, value; empty name when unset
-	Proxy       string    // "" uses the environment's proxy settings
-
-	KubeTagPrefix string
-	MetricsListen string // host:port, "" when off
-	Datadog       Datadog
-
-	BatchSize   int
-	BatchWait   string // accepted for compatibility, see Keys
-	Timeout     time.Duration
-	RetryBudget time.Duration
-
-	// Warnings are settings that work but deserve a look, one line each,
-	// never holding a secret. The caller logs them at start-up.
-	Warnings []string
 }
 
 // Datadog holds the keys of destination datadog.
@@ -148,58 +154,8 @@ func Parse(g Getter) (*Config, error) {
 		r.err = errors.New("tls_crt_file and tls_key_file: set both or neither")
 	}
 
-	c.TenantID = r.str("tenant_id")
-	r.headerValue("tenant_id", c.TenantID, "")
-	if v := r.str("tenant_id_key"); v != "" {
-		p := r.accessor("tenant_id_key", v, false)
-		c.TenantIDKey = &p
-	}
-	c.Labels = r.labels()
-	for _, k := range r.list("label_keys") {
-		p := r.accessor("label_keys", k, true)
-		c.Labels = append(c.Labels, Field{Name: p.Name(), Path: &p})
-	}
-	c.Labels = append(c.Labels, r.labelMap()...)
-	c.AutoKubernetesLabels = r.bool("auto_kubernetes_labels")
 	c.KubernetesMetadata = r.bool("kubernetes_metadata")
-	c.StructuredMetadataDefaults = c.KubernetesMetadata && r.bool("structured_metadata_defaults")
-	c.StructuredMetadata = r.fields("structured_metadata", r.list("structured_metadata"))
-	for _, k := range r.list("structured_metadata_map_keys") {
-		c.StructuredMetadataMapKeys = append(c.StructuredMetadataMapKeys, r.accessor("structured_metadata_map_keys", k, false))
-	}
-	for _, k := range r.list("remove_keys") {
-		p := r.accessor("remove_keys", k, true)
-		if _, ok := p.Keys(); !ok && r.err == nil {
-			r.err = fmt.Errorf("remove_keys: %q: only map keys can be removed, not array elements or the tag", k)
-		}
-		c.RemoveKeys = append(c.RemoveKeys, p)
-	}
-	switch v := strings.ToLower(r.str("drop_single_key")); {
-	case v == "raw":
-		c.DropSingleKey = DropRaw
-	case isTrue(v):
-		c.DropSingleKey = DropOn
-	case isFalse(v):
-		c.DropSingleKey = DropOff
-	default:
-		r.fail("drop_single_key", "on, off or raw")
-	}
-	switch strings.ToLower(r.str("line_format")) {
-	case "json":
-	case "key_value":
-		c.LineFormatKV = true
-	default:
-		r.fail("line_format", "json or key_value")
-	}
-	c.MaxLineSize = r.size("max_line_size", 0, 1<<30)
-
-	c.HTTPUser = r.str("http_user")
-	c.HTTPPasswd = r.str("http_passwd")
-	c.BearerToken = r.str("bearer_token")
-	r.headerValue("bearer_token", c.BearerToken, `set the token alone (kubeship adds "Bearer ")`)
-	if c.BearerToken != "" && (c.HTTPUser != "" || c.HTTPPasswd != "") && r.err == nil {
-		r.err = errors.New("bearer_token and http_user/http_passwd: set one kind of authentication, not both")
-	}
+	c.Loki = r.loki(c.KubernetesMetadata)
 	if h := r.str("header"); h != "" {
 		c.Header = r.header(h)
 	}
@@ -529,6 +485,63 @@ func FromKeys(keys []string) string {
 		b.WriteString("['" + k + "']")
 	}
 	return b.String()
+}
+
+// loki reads the keys of destination loki (their defaults for datadog).
+func (r *reader) loki(kubernetesMetadata bool) Loki {
+	var l Loki
+	l.TenantID = r.str("tenant_id")
+	r.headerValue("tenant_id", l.TenantID, "")
+	if v := r.str("tenant_id_key"); v != "" {
+		p := r.accessor("tenant_id_key", v, false)
+		l.TenantIDKey = &p
+	}
+	l.Labels = r.labels()
+	for _, k := range r.list("label_keys") {
+		p := r.accessor("label_keys", k, true)
+		l.Labels = append(l.Labels, Field{Name: p.Name(), Path: &p})
+	}
+	l.Labels = append(l.Labels, r.labelMap()...)
+	l.AutoKubernetesLabels = r.bool("auto_kubernetes_labels")
+	l.StructuredMetadataDefaults = kubernetesMetadata && r.bool("structured_metadata_defaults")
+	l.StructuredMetadata = r.fields("structured_metadata", r.list("structured_metadata"))
+	for _, k := range r.list("structured_metadata_map_keys") {
+		l.StructuredMetadataMapKeys = append(l.StructuredMetadataMapKeys, r.accessor("structured_metadata_map_keys", k, false))
+	}
+	for _, k := range r.list("remove_keys") {
+		p := r.accessor("remove_keys", k, true)
+		if _, ok := p.Keys(); !ok && r.err == nil {
+			r.err = fmt.Errorf("remove_keys: %q: only map keys can be removed, not array elements or the tag", k)
+		}
+		l.RemoveKeys = append(l.RemoveKeys, p)
+	}
+	switch v := strings.ToLower(r.str("drop_single_key")); {
+	case v == "raw":
+		l.DropSingleKey = DropRaw
+	case isTrue(v):
+		l.DropSingleKey = DropOn
+	case isFalse(v):
+		l.DropSingleKey = DropOff
+	default:
+		r.fail("drop_single_key", "on, off or raw")
+	}
+	switch strings.ToLower(r.str("line_format")) {
+	case "json":
+	case "key_value":
+		l.LineFormatKV = true
+	default:
+		r.fail("line_format", "json or key_value")
+	}
+	l.MaxLineSize = r.size("max_line_size", 0, 1<<30)
+
+	l.HTTPUser = r.str("http_user")
+	l.HTTPPasswd = r.str("http_passwd")
+	l.BearerToken = r.str("bearer_token")
+	r.headerValue("bearer_token", l.BearerToken, `set the token alone (kubeship adds "Bearer ")`)
+	if l.BearerToken != "" && (l.HTTPUser != "" || l.HTTPPasswd != "") && r.err == nil {
+		r.err = errors.New("bearer_token and http_user/http_passwd: set one kind of authentication, not both")
+	}
+	return l
 }
 
 // datadog reads the keys of destination datadog.

@@ -35,11 +35,11 @@ func TestDefaults(t *testing.T) {
 	if c.URL != "http://127.0.0.1:3100/loki/api/v1/push" {
 		t.Errorf("URL = %s", c.URL)
 	}
-	if !c.KubernetesMetadata || c.AutoKubernetesLabels || c.DropSingleKey != DropRaw || c.LineFormatKV {
+	if !c.KubernetesMetadata || c.Loki.AutoKubernetesLabels || c.Loki.DropSingleKey != DropRaw || c.Loki.LineFormatKV {
 		t.Errorf("mapping defaults: %+v", c)
 	}
-	if c.BatchSize != 1<<20 || c.MaxLineSize != 256<<10 || c.Timeout != 10*time.Second || c.RetryBudget != 4*time.Second {
-		t.Errorf("limits: batch %d line %d timeout %s budget %s", c.BatchSize, c.MaxLineSize, c.Timeout, c.RetryBudget)
+	if c.BatchSize != 1<<20 || c.Loki.MaxLineSize != 256<<10 || c.Timeout != 10*time.Second || c.RetryBudget != 4*time.Second {
+		t.Errorf("limits: batch %d line %d timeout %s budget %s", c.BatchSize, c.Loki.MaxLineSize, c.Timeout, c.RetryBudget)
 	}
 	if !c.TLS.Verify {
 		t.Errorf("TLS defaults: %+v", c.TLS)
@@ -69,46 +69,46 @@ func TestParseValues(t *testing.T) {
 		}},
 		{"labels_fluent_bit_form", Map{"labels": "job=fluent-bit, $kubernetes['labels']['app'], team=$kubernetes['labels']['team']"}, func(t *testing.T, c *Config) {
 			want := []string{"job=fluent-bit", "kubernetes_labels_app<$kubernetes['labels']['app']", "team<$kubernetes['labels']['team']"}
-			if got := describe(c.Labels); strings.Join(got, " ") != strings.Join(want, " ") {
+			if got := describe(c.Loki.Labels); strings.Join(got, " ") != strings.Join(want, " ") {
 				t.Errorf("labels = %v, want %v", got, want)
 			}
 		}},
 		{"labels_grafana_form", Map{"Labels": `{job="fluent-bit", env="a,b"}`}, func(t *testing.T, c *Config) {
-			if got := strings.Join(describe(c.Labels), " "); got != "job=fluent-bit env=a,b" {
+			if got := strings.Join(describe(c.Loki.Labels), " "); got != "job=fluent-bit env=a,b" {
 				t.Errorf("labels = %s", got)
 			}
 		}},
 		{"label_keys_bare_and_accessor", Map{"LabelKeys": "stream,$kubernetes['host']"}, func(t *testing.T, c *Config) {
-			if got := strings.Join(describe(c.Labels), " "); got != "stream<$stream kubernetes_host<$kubernetes['host']" {
+			if got := strings.Join(describe(c.Loki.Labels), " "); got != "stream<$stream kubernetes_host<$kubernetes['host']" {
 				t.Errorf("labels = %s", got)
 			}
 		}},
 		{"label_map_path", Map{"label_map_path": mapFile}, func(t *testing.T, c *Config) {
-			if got := strings.Join(describe(c.Labels), " "); got != "team<$kubernetes['labels']['team'] pod<$kubernetes['pod_name'] stream<$stream" {
+			if got := strings.Join(describe(c.Loki.Labels), " "); got != "team<$kubernetes['labels']['team'] pod<$kubernetes['pod_name'] stream<$stream" {
 				t.Errorf("labels = %s", got)
 			}
 		}},
 		{"structured_metadata", Map{"structured_metadata": "pod=$kubernetes['pod_name'],cluster=prod", "structured_metadata_map_keys": "$kubernetes['labels']"}, func(t *testing.T, c *Config) {
-			if got := strings.Join(describe(c.StructuredMetadata), " "); got != "pod<$kubernetes['pod_name'] cluster=prod" {
+			if got := strings.Join(describe(c.Loki.StructuredMetadata), " "); got != "pod<$kubernetes['pod_name'] cluster=prod" {
 				t.Errorf("structured metadata = %s", got)
 			}
-			if len(c.StructuredMetadataMapKeys) != 1 {
-				t.Errorf("map keys = %v", c.StructuredMetadataMapKeys)
+			if len(c.Loki.StructuredMetadataMapKeys) != 1 {
+				t.Errorf("map keys = %v", c.Loki.StructuredMetadataMapKeys)
 			}
 		}},
 		{"drop_single_key_on", Map{"drop_single_key": "on", "line_format": "key_value"}, func(t *testing.T, c *Config) {
-			if c.DropSingleKey != DropOn || !c.LineFormatKV {
-				t.Errorf("%v %v", c.DropSingleKey, c.LineFormatKV)
+			if c.Loki.DropSingleKey != DropOn || !c.Loki.LineFormatKV {
+				t.Errorf("%v %v", c.Loki.DropSingleKey, c.Loki.LineFormatKV)
 			}
 		}},
 		{"grafana_aliases", Map{"TenantID": "t1", "BatchSize": "524288", "DropSingleKey": "false", "LineFormat": "json", "RemoveKeys": "a,b", "AutoKubernetesLabels": "true"}, func(t *testing.T, c *Config) {
-			if c.TenantID != "t1" || c.BatchSize != 512<<10 || c.DropSingleKey != DropOff || len(c.RemoveKeys) != 2 || !c.AutoKubernetesLabels {
+			if c.Loki.TenantID != "t1" || c.BatchSize != 512<<10 || c.Loki.DropSingleKey != DropOff || len(c.Loki.RemoveKeys) != 2 || !c.Loki.AutoKubernetesLabels {
 				t.Errorf("%+v", c)
 			}
 		}},
 		{"sizes_and_durations", Map{"batch_size": "2MB", "max_line_size": "0", "timeout": "2", "retry_budget": "1m30s"}, func(t *testing.T, c *Config) {
-			if c.BatchSize != 2<<20 || c.MaxLineSize != 0 || c.Timeout != 2*time.Second || c.RetryBudget != 90*time.Second {
-				t.Errorf("%d %d %s %s", c.BatchSize, c.MaxLineSize, c.Timeout, c.RetryBudget)
+			if c.BatchSize != 2<<20 || c.Loki.MaxLineSize != 0 || c.Timeout != 2*time.Second || c.RetryBudget != 90*time.Second {
+				t.Errorf("%d %d %s %s", c.BatchSize, c.Loki.MaxLineSize, c.Timeout, c.RetryBudget)
 			}
 		}},
 		{"header", Map{"header": "X-Team  platform team"}, func(t *testing.T, c *Config) {
@@ -117,8 +117,8 @@ func TestParseValues(t *testing.T) {
 			}
 		}},
 		{"tenant_id_key", Map{"tenant_id_key": "$kubernetes['namespace_name']"}, func(t *testing.T, c *Config) {
-			if c.TenantIDKey == nil || c.TenantIDKey.String() != "$kubernetes['namespace_name']" {
-				t.Errorf("tenant_id_key = %v", c.TenantIDKey)
+			if c.Loki.TenantIDKey == nil || c.Loki.TenantIDKey.String() != "$kubernetes['namespace_name']" {
+				t.Errorf("tenant_id_key = %v", c.Loki.TenantIDKey)
 			}
 		}},
 	}

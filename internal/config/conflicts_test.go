@@ -64,7 +64,7 @@ func TestSizeOverflowRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := Parse(with(tt.keys))
 			if err == nil {
-				t.Fatalf("accepted %q: batch_size %d, max_line_size %d, timeout %s, retry_budget %s", tt.keys, c.BatchSize, c.MaxLineSize, c.Timeout, c.RetryBudget)
+				t.Fatalf("accepted %q: batch_size %d, max_line_size %d, timeout %s, retry_budget %s", tt.keys, c.BatchSize, c.Loki.MaxLineSize, c.Timeout, c.RetryBudget)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q\nwant it to contain %q", err, tt.want)

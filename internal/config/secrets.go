@@ -183,11 +183,11 @@ func isCredentialHeader(name string) bool {
 // basicKeys names the basic auth keys that are set, "" when none.
 func basicKeys(c *Config) string {
 	switch {
-	case c.HTTPUser != "" && c.HTTPPasswd != "":
+	case c.Loki.HTTPUser != "" && c.Loki.HTTPPasswd != "":
 		return "http_user/http_passwd"
-	case c.HTTPUser != "":
+	case c.Loki.HTTPUser != "":
 		return "http_user"
-	case c.HTTPPasswd != "":
+	case c.Loki.HTTPPasswd != "":
 		return "http_passwd"
 	}
 	return ""
@@ -217,13 +217,13 @@ func (r *reader) credentialConflicts(c *Config) {
 	auth := strings.EqualFold(h, "Authorization")
 	const urlAuth = "the url's user:password@ sends basic auth"
 	switch {
-	case auth && c.BearerToken != "":
+	case auth && c.Loki.BearerToken != "":
 		r.err = fmt.Errorf("header %s and bearer_token: both set the Authorization header: keep one", h)
 	case auth && basic != "":
 		r.err = fmt.Errorf("header %s and %s: both set the Authorization header: keep one", h, basic)
 	case auth && userinfo:
 		r.err = fmt.Errorf("header %s and url: both set the Authorization header (%s): keep one", h, urlAuth)
-	case userinfo && c.BearerToken != "":
+	case userinfo && c.Loki.BearerToken != "":
 		r.err = fmt.Errorf("url and bearer_token: both set the Authorization header (%s): keep one", urlAuth)
 	case userinfo && basic != "":
 		r.err = fmt.Errorf("url and %s: both set basic auth (the url's user:password@ and %s): keep one", basic, basic)
@@ -267,7 +267,7 @@ func (r *reader) plainCredentials(c *Config) []string {
 		if b := basicKeys(c); b != "" {
 			keys = append(keys, b)
 		}
-		if c.BearerToken != "" {
+		if c.Loki.BearerToken != "" {
 			keys = append(keys, "bearer_token")
 		}
 		if isCredentialHeader(c.Header[0]) {

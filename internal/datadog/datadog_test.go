@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/kubeship/kubeship/internal/delivery"
+	"github.com/kubeship/kubeship/internal/entry"
 	"github.com/kubeship/kubeship/internal/event/eventtest"
 	"github.com/kubeship/kubeship/internal/record"
 )
@@ -179,7 +180,7 @@ func TestExactObjectForFargateRecord(t *testing.T) {
 	if len(r.raw) != 1 || string(r.raw[0]) != want {
 		t.Fatalf("got\n%s\nwant\n%s", r.raw, want)
 	}
-	if r.stats != (Stats{Records: 1}) {
+	if r.stats != (Stats{Counts: entry.Counts{Records: 1}}) {
 		t.Errorf("stats %+v", r.stats)
 	}
 }

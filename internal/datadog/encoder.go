@@ -85,10 +85,7 @@ type Options struct {
 // Stats counts what the encoder changed or dropped so that nothing is lost
 // silently.
 type Stats struct {
-	Records       int // log objects encoded
-	Skipped       int // bodies that are not maps
-	Joined        int // partial lines joined to the line they continue
-	Malformed     int // records whose body could not be read
+	entry.Counts
 	TruncatedLogs int // messages cut to fit MaxLogBytes or MaxBatchBytes
 	// DroppedAttributes counts logs sent without their attributes, because
 	// the attributes alone exceeded the size limit.
@@ -243,8 +240,7 @@ func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
 			b.Stats.Malformed++
 		}
 	}
-	b.Stats.Skipped += r.Skipped()
-	b.Stats.Joined += r.Joined()
+	b.Stats.Read(r)
 	err := r.Err()
 	r.Reset(nil) // do not keep the chunk alive with the batch
 	return err

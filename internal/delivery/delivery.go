@@ -66,13 +66,10 @@ type Outcome struct {
 	Retries int            // requests sent again after a retryable failure
 }
 
-// Deliverer sends flushes through a Sender. Safe for concurrent flushes.
-type Deliverer struct {
-	Sender Sender
-	Budget time.Duration // time one flush may spend retrying
-	Log    Logger
-	// NewBackOff returns the retry schedule; exponential with jitter when nil.
-	NewBackOff func() backoff.BackOff
+// Answers is how a destination answers, beyond HTTP's meaning of a status.
+// The zero value takes every 2xx as stored and a 4xx as refusing the whole
+// request, with no advice.
+type Answers struct {
 	// Stored tells the 2xx statuses that mean the server stored the
 	// records; nil means every 2xx. A 2xx it refuses is a permanent drop
 	// (Loki answers 260 and stores nothing while ingestion is blocked).
@@ -82,7 +79,17 @@ type Deliverer struct {
 	// when it can't tell. nil: all of them.
 	Rejected func(answer string, records int) (n int, exact bool)
 	// Advice says which setting fixes what a 4xx answer refuses, if any.
-	Advice func(answer string) string
+	Advice func(status int, answer string) string
+}
+
+// Deliverer sends flushes through a Sender. Safe for concurrent flushes.
+type Deliverer struct {
+	Sender Sender
+	Budget time.Duration // time one flush may spend retrying
+	Log    Logger
+	// NewBackOff returns the retry schedule; exponential with jitter when nil.
+	NewBackOff func() backoff.BackOff
+	Answers
 
 	logged sync.Map // drop reasons logged once
 
@@ -173,6 +180,10 @@ func (d *Deliverer) send(ctx context.Context, r Request, p *progress, deadline t
 			d.Log.Errorf("%s; %s, not retried%s", describe(resp), why, d.advice(resp))
 			p.done = true
 			return true
+		case resp.Err == nil && (resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden):
+			d.dropOnce(out, fmt.Sprintf("status_%d", resp.Status), r.Records, resp, "the server refuses the credentials")
+			p.done = true
+			return true
 		case resp.Err == nil && !retryable(resp.Status):
 			d.drop(out, fmt.Sprintf("status_%d", resp.Status), r.Records, resp)
 			p.done = true
@@ -261,7 +272,7 @@ func (d *Deliverer) advice(resp Response) string {
 	if d.Advice == nil || resp.Err != nil {
 		return ""
 	}
-	if a := d.Advice(resp.Answer); a != "" {
+	if a := d.Advice(resp.Status, resp.Answer); a != "" {
 		return ": " + a
 	}
 	return ""

@@ -165,13 +165,16 @@ func TestPartly400(t *testing.T) {
 	}
 }
 
-// A blocked ingestion or an unsendable request says the same on every
-// flush: it is logged once, and counted every time.
+// A blocked ingestion, an unsendable request or refused credentials say
+// the same on every flush: logged once, with the destination's advice, and
+// counted every time.
 func TestSameRefusalLoggedOnce(t *testing.T) {
-	for _, resp := range []Response{{Status: 260, Answer: "blocked"}, {Err: errors.New("bad header"), Permanent: true}} {
+	for _, resp := range []Response{{Status: 260, Answer: "blocked"}, {Err: errors.New("bad header"), Permanent: true},
+		{Status: 401, Answer: "no"}, {Status: 403, Answer: "no"}} {
 		s := &script{responses: []Response{resp, resp, resp}}
 		d, l := newDeliverer(s, time.Second)
 		d.Stored = func(status int) bool { return status == 204 }
+		d.Advice = func(status int, _ string) string { return fmt.Sprintf("advice for %d", status) }
 		dropped := 0
 		for range 3 {
 			out := d.Deliver(context.Background(), constKey(1), []Request{req("a", 2)})
@@ -179,7 +182,8 @@ func TestSameRefusalLoggedOnce(t *testing.T) {
 				dropped += n
 			}
 		}
-		if len(l.lines) != 1 || dropped != 6 || !strings.Contains(l.lines[0], "logged once") {
+		if len(l.lines) != 1 || dropped != 6 || !strings.Contains(l.lines[0], "logged once") ||
+			resp.Err == nil && !strings.Contains(l.lines[0], fmt.Sprintf("advice for %d", resp.Status)) {
 			t.Errorf("%+v: %d lines %q, %d dropped; want 1 line, 6 dropped", resp, len(l.lines), l.lines, dropped)
 		}
 	}

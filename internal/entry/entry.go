@@ -64,10 +64,15 @@ type split struct {
 func (r *Reader) Reset(chunk []byte) {
 	r.events.Reset(chunk)
 	r.order, r.joined, r.known = 0, 0, nil
+	// The last entry and its fields alias the last chunk: a pooled reader
+	// would keep that chunk alive.
+	r.cur = Entry{}
+	clear(r.fields[:cap(r.fields)])
 	for i := range r.pending {
 		// A chunk left mid-way must not lend its parts to the next one, nor
 		// be kept alive by them.
 		r.pending[i].parts, r.pending[i].first = 0, Entry{}
+		clear(r.pending[i].fields[:cap(r.pending[i].fields)])
 	}
 }
 
@@ -160,6 +165,21 @@ func (r *Reader) Skipped() int { return r.events.Skipped() }
 
 // Joined counts the parts merged into the first part of their line.
 func (r *Reader) Joined() int { return r.joined }
+
+// Counts is what every destination counts of a chunk's records, whatever
+// it makes of them.
+type Counts struct {
+	Records   int // records encoded
+	Skipped   int // bodies that are not maps
+	Joined    int // partial lines joined to the line they continue
+	Malformed int // records whose body could not be read
+}
+
+// Read adds what the reader counted of its chunk: call it once the chunk is read.
+func (c *Counts) Read(r *Reader) {
+	c.Skipped += r.Skipped()
+	c.Joined += r.Joined()
+}
 
 // read makes an entry of an event and reports whether it is a partial
 // line. It walks the body's top-level keys once: a record is read by every

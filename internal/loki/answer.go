@@ -69,8 +69,13 @@ func isPerEntry(err string) bool {
 	return false
 }
 
-// Advice says which key fixes what a 400 answer refuses, when one does.
-func Advice(answer string) string {
+// Advice says which keys fix what a 4xx answer refuses, when some do.
+func Advice(status int, answer string) string {
+	if status == 401 || status == 403 {
+		// Loki itself answers 401 "no org id" without X-Scope-OrgID when
+		// auth_enabled; a gateway in front answers either for credentials.
+		return "check http_user and http_passwd, or bearer_token, and tenant_id (X-Scope-OrgID) when Loki runs with auth_enabled"
+	}
 	if strings.Contains(answer, "structured metadata, but this feature is disallowed") {
 		return "this Loki refuses structured metadata (Loki 2.x, or allow_structured_metadata off / a schema before v13): " +
 			"set structured_metadata_defaults off, and remove structured_metadata keys, to send with labels only"

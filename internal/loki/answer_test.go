@@ -53,14 +53,23 @@ func FuzzRejected(f *testing.F) {
 	})
 }
 
-// A Loki that refuses structured metadata gets one line naming the key that
-// fixes it; other answers get none.
+// A Loki that refuses structured metadata, or the credentials, gets one
+// line naming the keys that fix it; other answers get none.
 func TestAdvice(t *testing.T) {
 	refused := "stream '{app=\"web\"}' includes structured metadata, but this feature is disallowed. Please see `limits_config.allow_structured_metadata` or contact your Loki administrator to enable it"
-	if a := Advice(refused); !strings.Contains(a, "structured_metadata_defaults off") {
-		t.Errorf("Advice = %q", a)
-	}
-	if a := Advice("entry for stream 'a' has timestamp too old: x"); a != "" {
-		t.Errorf("Advice = %q, want none", a)
+	for _, tt := range []struct {
+		status int
+		answer string
+		want   string // "" for no advice
+	}{
+		{400, refused, "structured_metadata_defaults off"},
+		{400, "entry for stream 'a' has timestamp too old: x", ""},
+		{401, "no org id", "tenant_id"},
+		{403, "forbidden", "http_user"},
+	} {
+		a := Advice(tt.status, tt.answer)
+		if tt.want == "" && a != "" || !strings.Contains(a, tt.want) {
+			t.Errorf("Advice(%d, %q) = %q, want it to hold %q", tt.status, tt.answer, a, tt.want)
+		}
 	}
 }

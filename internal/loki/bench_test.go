@@ -40,7 +40,7 @@ func BenchmarkEncode(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			enc := New(cfg)
+			enc := New(options(cfg))
 			chunk := chunkOf(bc.oneContainer)
 			b.SetBytes(int64(len(chunk)))
 			b.ReportAllocs()
@@ -51,7 +51,7 @@ func BenchmarkEncode(b *testing.B) {
 				if err := enc.Encode(&batch, "kube.var.log.containers.x", chunk); err != nil {
 					b.Fatal(err)
 				}
-				if reqs := batch.Requests(cfg.BatchSize); len(reqs) == 0 {
+				if reqs := batch.Requests(); len(reqs) == 0 {
 					b.Fatal("no requests")
 				}
 			}

@@ -16,10 +16,7 @@ import (
 
 // Stats counts what the encoder changed or dropped so that nothing is lost silently.
 type Stats struct {
-	Records          int // records mapped to entries
-	Skipped          int // bodies that are not maps
-	Joined           int // partial lines joined to the line they continue
-	Malformed        int // records whose body could not be read
+	entry.Counts
 	TruncatedLines   int
 	DroppedLabels    int // label names over the per-stream limit
 	TruncatedLabels  int // label values over Loki's length limit
@@ -31,7 +28,7 @@ type Stats struct {
 // Encoder turns a chunk's events into push requests. It is safe for
 // concurrent use: per-flush state lives in a Batch.
 type Encoder struct {
-	cfg    *config.Config
+	o      Options
 	labels []config.Field // user labels in order, then kubernetes defaults
 	meta   []config.Field
 	line   lineWriter
@@ -60,19 +57,42 @@ func names(s ...string) [][]byte {
 	return out
 }
 
-// New builds an encoder for a validated config.
-func New(cfg *config.Config) *Encoder {
-	e := &Encoder{cfg: cfg, labels: cfg.Labels, meta: cfg.StructuredMetadata, memoLabels: true}
-	for _, f := range cfg.Labels {
+// Options are the encoder's settings. The zero value sends each record's
+// JSON with the label job="fluent-bit", as Fluent Bit's loki output does.
+type Options struct {
+	// Loki is the keys of destination loki, validated by config.Parse.
+	config.Loki
+	// KubernetesMetadata (kubernetes_metadata) maps the kubernetes filter's
+	// map, completed from the tag, to the labels namespace, container and
+	// app and, with StructuredMetadataDefaults, to structured metadata; the
+	// map and the parser's and aggregator's bookkeeping keys leave the line.
+	KubernetesMetadata bool
+	// TagPrefix (kube_tag_prefix) is the tag prefix before the container log
+	// file name; kube.DefaultTagPrefix when empty.
+	TagPrefix string
+	// MaxBatchBytes (batch_size) bounds a request's entries; 0 means 1 MB.
+	MaxBatchBytes int
+}
+
+// New builds an encoder.
+func New(o Options) *Encoder {
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = 1 << 20
+	}
+	if o.TagPrefix == "" {
+		o.TagPrefix = kube.DefaultTagPrefix
+	}
+	e := &Encoder{o: o, labels: o.Labels, meta: o.StructuredMetadata, memoLabels: true}
+	for _, f := range o.Labels {
 		if f.Path != nil && !f.Path.IsTag() && f.Path.Root() != "kubernetes" {
 			e.memoLabels = false
 		}
 	}
-	e.memoMeta = e.memoLabels && cfg.StructuredMetadataDefaults && len(cfg.StructuredMetadata) == 0 && len(cfg.StructuredMetadataMapKeys) == 0
-	e.line = lineWriter{remove: removeTree{}, drop: cfg.DropSingleKey, kv: cfg.LineFormatKV}
+	e.memoMeta = e.memoLabels && o.StructuredMetadataDefaults && len(o.StructuredMetadata) == 0 && len(o.StructuredMetadataMapKeys) == 0
+	e.line = lineWriter{remove: removeTree{}, drop: o.DropSingleKey, kv: o.LineFormatKV}
 	// Keys used through accessors as labels or metadata leave the line, as in
 	// Fluent Bit's loki output.
-	for _, fs := range [][]config.Field{cfg.Labels, cfg.StructuredMetadata} {
+	for _, fs := range [][]config.Field{o.Labels, o.StructuredMetadata} {
 		for _, f := range fs {
 			if f.Path != nil {
 				if keys, ok := f.Path.Keys(); ok {
@@ -83,11 +103,11 @@ func New(cfg *config.Config) *Encoder {
 	}
 	// So do the maps of structured_metadata_map_keys (loki.c removes them
 	// too), and remove_keys.
-	for _, p := range slices.Concat(cfg.StructuredMetadataMapKeys, cfg.RemoveKeys) {
+	for _, p := range slices.Concat(o.StructuredMetadataMapKeys, o.RemoveKeys) {
 		keys, _ := p.Keys()
 		e.line.remove.add(keys)
 	}
-	if cfg.KubernetesMetadata {
+	if o.KubernetesMetadata {
 		// The parser's copies of what became labels, metadata and the
 		// timestamp, and what the Elasticsearch hop of an aggregator adds.
 		for _, k := range []string{"kubernetes", "stream", "logtag", "time", "@timestamp", "@meta", "flb_tag"} {
@@ -104,12 +124,13 @@ type Batch struct {
 	tenants []*tenantBatch
 	Stats   Stats
 
-	scratch []byte
-	pairs   []pair
-	meta    []pair
-	strs    map[string]string // see intern
-	memo    labelMemo         // the last record's labels, see add
-	bodies  [][]byte          // request bodies, see request
+	scratch  []byte
+	pairs    []pair
+	meta     []pair
+	strs     map[string]string // see intern
+	memo     labelMemo         // the last record's labels, see add
+	bodies   [][]byte          // request bodies, see request
+	maxBytes int               // Options.MaxBatchBytes of the last Encode
 }
 
 // intern returns s as a string, one allocation per distinct value in the
@@ -158,16 +179,16 @@ type tenantBatch struct {
 func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
 	var r entry.Reader
 	r.Reset(chunk)
+	b.maxBytes = e.o.MaxBatchBytes
 	b.memo = labelMemo{labels: b.memo.labels[:0], metaEnc: b.memo.metaEnc[:0]}
 	// One chunk holds one tag, so its metadata is read once.
-	fromTag, _ := kube.FromTag(tag, e.cfg.KubeTagPrefix)
+	fromTag, _ := kube.FromTag(tag, e.o.TagPrefix)
 	for r.Next() {
 		if err := e.add(b, tag, fromTag, r.Entry()); err != nil {
 			b.Stats.Malformed++
 		}
 	}
-	b.Stats.Skipped += r.Skipped()
-	b.Stats.Joined += r.Joined()
+	b.Stats.Read(&r)
 	return r.Err()
 }
 
@@ -213,7 +234,7 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 			b.meta = addPair(b.meta, kubeMetadata[5+i], v)
 		}
 	} else {
-		for _, p := range e.cfg.StructuredMetadataMapKeys {
+		for _, p := range e.o.StructuredMetadataMapKeys {
 			if mk, ok := p.Lookup(body); ok && record.Type(mk) == record.Map {
 				_ = record.Each(mk, func(k, v []byte) bool {
 					at := len(buf)
@@ -228,7 +249,7 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 		for _, f := range e.meta {
 			buf = b.addMeta(buf, f, tag, body)
 		}
-		if e.cfg.StructuredMetadataDefaults {
+		if e.o.StructuredMetadataDefaults {
 			for i, v := range [][]byte{k8s.Pod, k8s.PodID, k8s.ContainerID, k8s.Node, k8s.Image, en.Stream, en.Level()} {
 				b.meta = addPair(b.meta, kubeMetadata[i], v)
 			}
@@ -242,15 +263,15 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 		return err
 	}
 	line := buf[lineAt:]
-	if max := e.cfg.MaxLineSize; max > 0 && len(line) > max {
+	if max := e.o.MaxLineSize; max > 0 && len(line) > max {
 		line = truncateUTF8(line, max)
 		b.Stats.TruncatedLines++
 	}
 
-	tenant := e.cfg.TenantID
-	if e.cfg.TenantIDKey != nil {
+	tenant := e.o.TenantID
+	if e.o.TenantIDKey != nil {
 		at := len(buf)
-		if v, ok := e.cfg.TenantIDKey.AppendValue(buf, tag, body); ok && len(v) > at {
+		if v, ok := e.o.TenantIDKey.AppendValue(buf, tag, body); ok && len(v) > at {
 			t, changed := sanitizeTenant(v[at:])
 			if changed {
 				b.Stats.SanitizedTenants++
@@ -280,13 +301,13 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 
 // kubernetes reads a record's kubernetes map, completed from the tag.
 func (e *Encoder) kubernetes(raw []byte, fromTag kube.Meta) (k8s kube.Meta, ok bool) {
-	if !e.cfg.KubernetesMetadata && !e.cfg.AutoKubernetesLabels {
+	if !e.o.KubernetesMetadata && !e.o.AutoKubernetesLabels {
 		return k8s, false
 	}
 	if raw != nil {
 		k8s, ok = kube.FromMap(raw), true
 	}
-	if e.cfg.KubernetesMetadata {
+	if e.o.KubernetesMetadata {
 		k8s.Fill(fromTag)
 		ok = ok || len(fromTag.Namespace) > 0
 	}
@@ -300,7 +321,7 @@ func (e *Encoder) selector(b *Batch, buf []byte, tag string, body []byte, k8s ku
 	for _, f := range e.labels {
 		buf = b.addField(buf, &b.pairs, f, tag, body)
 	}
-	if hasK8s && e.cfg.AutoKubernetesLabels && k8s.Labels != nil {
+	if hasK8s && e.o.AutoKubernetesLabels && k8s.Labels != nil {
 		_ = record.Each(k8s.Labels, func(k, v []byte) bool {
 			if t, ok := record.Text(v); ok {
 				b.pairs = addPair(b.pairs, k, t)
@@ -308,7 +329,7 @@ func (e *Encoder) selector(b *Batch, buf []byte, tag string, body []byte, k8s ku
 			return true
 		})
 	}
-	if hasK8s && e.cfg.KubernetesMetadata {
+	if hasK8s && e.o.KubernetesMetadata {
 		for i, v := range [][]byte{k8s.Namespace, k8s.Container, k8s.App()} {
 			b.pairs = addPair(b.pairs, kubeLabels[i], v)
 		}

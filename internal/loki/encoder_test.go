@@ -82,10 +82,10 @@ func encodeEvents(t *testing.T, tag string, keys config.Map, events ...eventtest
 		t.Fatal(err)
 	}
 	var b Batch
-	if err := New(cfg).Encode(&b, tag, eventtest.Chunk(true, events...)); err != nil {
+	if err := New(options(cfg)).Encode(&b, tag, eventtest.Chunk(true, events...)); err != nil {
 		t.Fatal(err)
 	}
-	return decode(t, b.Requests(cfg.BatchSize)), b.Stats
+	return decode(t, b.Requests()), b.Stats
 }
 
 func decode(t *testing.T, reqs []delivery.Request) []sent {
@@ -404,10 +404,10 @@ func TestSplitFor413KeepsEveryEntryOnce(t *testing.T) {
 		events = append(events, eventtest.Event{Time: t0.Add(time.Duration(i)), Body: map[string]any{"log": fmt.Sprint(i), "stream": []string{"stdout", "stderr"}[i%2]}})
 	}
 	var b Batch
-	if err := New(cfg).Encode(&b, "t", eventtest.Chunk(true, events...)); err != nil {
+	if err := New(options(cfg)).Encode(&b, "t", eventtest.Chunk(true, events...)); err != nil {
 		t.Fatal(err)
 	}
-	reqs := b.Requests(cfg.BatchSize)
+	reqs := b.Requests()
 	if len(reqs) != 1 || reqs[0].Records != 7 || reqs[0].Split == nil {
 		t.Fatalf("%+v", reqs)
 	}
@@ -437,14 +437,14 @@ func TestMalformedAndSkippedRecords(t *testing.T) {
 		eventtest.Event{Time: t0, Body: map[string]any{"log": "b"}},
 	)
 	var b Batch
-	if err := New(cfg).Encode(&b, "t", good); err != nil {
+	if err := New(options(cfg)).Encode(&b, "t", good); err != nil {
 		t.Fatal(err)
 	}
 	if b.Stats.Records != 2 || b.Stats.Skipped != 1 {
 		t.Errorf("stats %+v", b.Stats)
 	}
 	var b2 Batch
-	if err := New(cfg).Encode(&b2, "t", good[:len(good)-3]); err == nil {
+	if err := New(options(cfg)).Encode(&b2, "t", good[:len(good)-3]); err == nil {
 		t.Error("truncated chunk accepted")
 	}
 	if b2.Stats.Records != 1 {
@@ -493,11 +493,11 @@ func FuzzEncode(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	enc := New(cfg)
+	enc := New(options(cfg))
 	f.Fuzz(func(t *testing.T, chunk []byte) {
 		var b Batch
 		_ = enc.Encode(&b, "tag", chunk)
-		got := decode(t, b.Requests(cfg.BatchSize))
+		got := decode(t, b.Requests())
 		n := 0
 		for _, s := range got {
 			for _, st := range s.streams {
@@ -513,18 +513,18 @@ func FuzzEncode(f *testing.F) {
 // A batch reset and reused (as the sink pools them) encodes exactly what a
 // new batch does, whatever it held before.
 func TestResetBatchEncodesAsANewOne(t *testing.T) {
-	cfg, err := parse(config.Map{"labels": "tenant_test=$kubernetes['namespace_name']"})
+	cfg, err := parse(config.Map{"labels": "tenant_test=$kubernetes['namespace_name']", "batch_size": "64KB"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc := New(cfg)
+	enc := New(options(cfg))
 	big, small := fargateChunk(), eventtest.Chunk(true, eventtest.Event{Time: time.Unix(1700000000, 5), Body: eventtest.FargateBody(3)})
 	bodies := func(b *Batch, chunk []byte) [][]byte {
 		if err := enc.Encode(b, "kube.var.log.containers.x", chunk); err != nil {
 			t.Fatal(err)
 		}
 		var out [][]byte
-		for _, r := range b.Requests(64 << 10) {
+		for _, r := range b.Requests() {
 			out = append(out, append([]byte(nil), r.Body...))
 		}
 		return out
@@ -552,16 +552,16 @@ func TestResetBatchEncodesAsANewOne(t *testing.T) {
 // A batch's requests wait for delivery while other batches encode: their
 // bodies must not live in the compression buffers the batches share.
 func TestRequestsOutliveOtherBatches(t *testing.T) {
-	cfg, err := parse(nil)
+	cfg, err := parse(config.Map{"batch_size": "64KB"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc := New(cfg)
+	enc := New(options(cfg))
 	var first Batch
 	if err := enc.Encode(&first, "kube.var.log.containers.x", fargateChunk()); err != nil {
 		t.Fatal(err)
 	}
-	reqs := first.Requests(64 << 10)
+	reqs := first.Requests()
 	var copies [][]byte
 	for _, r := range reqs {
 		copies = append(copies, append([]byte(nil), r.Body...))
@@ -572,7 +572,7 @@ func TestRequestsOutliveOtherBatches(t *testing.T) {
 		if err := enc.Encode(&other, "kube.var.log.containers.y", chunk); err != nil {
 			t.Fatal(err)
 		}
-		other.Requests(64 << 10)
+		other.Requests()
 	}
 	for i, r := range reqs {
 		if !bytes.Equal(r.Body, copies[i]) {
@@ -637,7 +637,7 @@ func encodeBodies(t *testing.T, enc *Encoder, chunk []byte) ([][]byte, Stats) {
 	var b Batch
 	_ = enc.Encode(&b, "kube.var.log.containers.p_ns_c-0123.log", chunk)
 	var out [][]byte
-	for _, r := range b.Requests(enc.cfg.BatchSize) {
+	for _, r := range b.Requests() {
 		out = append(out, append([]byte(nil), r.Body...))
 	}
 	return out, b.Stats
@@ -670,7 +670,7 @@ func memoEncoders(t testing.TB, keys config.Map) (memo, plain *Encoder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	memo, plain = New(cfg), New(cfg)
+	memo, plain = New(options(cfg)), New(options(cfg))
 	if !memo.memoLabels {
 		t.Fatal("the config does not memoize labels")
 	}

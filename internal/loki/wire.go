@@ -150,11 +150,11 @@ func appendPushRequest(b []byte, parts []part) []byte {
 	return b
 }
 
-// Requests splits the batch into push requests of at most maxBytes of
+// Requests splits the batch into push requests of at most MaxBatchBytes of
 // entries each, one tenant per request, entries of a stream in time order.
 // The split depends only on the chunk and the config, so a chunk that
 // returns after FLB_RETRY yields the same requests.
-func (b *Batch) Requests(maxBytes int) []delivery.Request {
+func (b *Batch) Requests() []delivery.Request {
 	var reqs []delivery.Request
 	for _, t := range b.tenants {
 		var cur []part
@@ -172,7 +172,7 @@ func (b *Batch) Requests(maxBytes int) []delivery.Request {
 			streamSize := fieldLen(len(s.labels))
 			for j, e := range s.entries {
 				n := fieldLen(e.end - e.off)
-				if size+streamSize+n > maxBytes && size > 0 {
+				if size+streamSize+n > b.maxBytes && size > 0 {
 					if j > start {
 						cur = append(cur, part{s, s.entries[start:j]})
 						start = j

@@ -168,10 +168,10 @@ func (s *Set) Request(status int, d time.Duration, records, bytes int) {
 	}
 }
 
-// Retry records a request about to be sent again.
-func (s *Set) Retry() {
-	if s != nil {
-		s.retries.Inc()
+// Retries records n requests sent again.
+func (s *Set) Retries(n int) {
+	if s != nil && n > 0 {
+		s.retries.Add(float64(n))
 	}
 }
 

@@ -28,7 +28,7 @@ func TestServesPerInstanceMetrics(t *testing.T) {
 	a.Request(204, 20*time.Millisecond, 10, 300)
 	a.Request(503, time.Second, 10, 300)
 	a.Request(0, time.Second, 10, 300)
-	a.Retry()
+	a.Retries(1)
 	a.Flush("ok")
 	a.Dropped("status_400", 3)
 	b.Flush("retry")

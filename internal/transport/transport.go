@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -90,11 +89,6 @@ func New(o Options) (*Client, error) {
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Client{url: o.URL, shown: shown, header: h,
 		http: &http.Client{Transport: tr, Timeout: o.Timeout, CheckRedirect: noRedirect}}, nil
-}
-
-// BasicAuth returns the Authorization header value for user and password.
-func BasicAuth(user, password string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 }
 
 // Send posts r and reports the answer.

@@ -34,7 +34,7 @@ func TestSendsHeadersAndBody(t *testing.T) {
 	}))
 	defer srv.Close()
 	c, err := New(Options{URL: srv.URL + "/push", TLS: config.TLS{Verify: true}, Timeout: time.Second, UserAgent: "kubeship/test",
-		Header: map[string]string{"Authorization": BasicAuth("u", "p"), "X-Team": "platform"}})
+		Header: map[string]string{"Authorization": "Basic dTpw", "X-Team": "platform"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,73 @@
+// Package destination is the seam between the sink and each destination
+// (loki, datadog): what a destination provides, what a flush encodes, and
+// the notes that count what happened to records on the way.
+package destination
+
+import (
+	"github.com/kubeship/kubeship/internal/delivery"
+	"github.com/kubeship/kubeship/internal/entry"
+	"github.com/kubeship/kubeship/internal/freelist"
+)
+
+// Destination turns chunks into one backend's requests and says how the
+// backend answers. It owns its mapping, encoding, headers and advice; the
+// sink delivers, counts and answers Fluent Bit. Encode is safe for
+// concurrent use (Fluent Bit's Workers).
+type Destination interface {
+	// Encode maps a chunk's records into requests. A non-nil error is what
+	// stopped reading the chunk; what was read before it is encoded.
+	Encode(tag string, chunk []byte) (Encoded, error)
+	// Header returns the headers every request carries: authentication and
+	// origin. The user's header key is added by the sink, over these.
+	Header() map[string]string
+	// Answers tells the deliverer what the backend's answers mean.
+	Answers() delivery.Answers
+}
+
+// Encoded is one chunk's requests and what was counted making them.
+type Encoded struct {
+	Requests []delivery.Request
+	Counts   entry.Counts
+	Notes    []Count // what the destination changed or dropped
+	// Done gives the requests' memory back for the next flushes: call it
+	// once they are delivered.
+	Done func()
+}
+
+// Note is one kind of change to records, or of loss, that is counted: at
+// exit in the summary, in records_dropped_total when records are lost, and
+// in one log line the first time.
+type Note struct {
+	Name string // in the exit summary, e.g. lines_truncated
+	// Drop is the reason records_dropped_total counts the records under;
+	// "" when they arrive, changed.
+	Drop string
+	// Info logs the first line at info rather than as a warning: nothing
+	// was changed that a user must fix (lines joined).
+	Info bool
+	// Msg is the line logged the first time, "" for none (the deliverer
+	// logs the records a backend refused).
+	Msg string
+}
+
+// Count is how many records one flush noted, and a detail that ends the
+// first line (which label names were dropped, say).
+type Count struct {
+	Note
+	N      int
+	Detail string
+}
+
+// Dropped is the note of records the backend refused for reason (see
+// delivery.Outcome.Dropped); the deliverer logs them.
+func Dropped(reason string) Note {
+	return Note{Name: "records_dropped_" + reason, Drop: reason}
+}
+
+// Batches keeps a destination's per-flush batches between flushes, each
+// retaining a few requests' worth of memory at most: a chunk's batch holds
+// about the chunk's size (Fluent Bit chunks are ~2 MB), but one huge record
+// grows it to the record's size, and kept, that memory would never return.
+func Batches[B any](batchSize int, retained func(*B) int) freelist.List[B] {
+	return freelist.NewBounded(freelist.PerFlush, max(8<<20, 4*batchSize), retained)
+}
