@@ -3,9 +3,9 @@ package sink
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
