@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -13,8 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/klauspost/compress/gzip"
-
+	"github.com/kubeship/kubeship/internal/datadog/datadogtest"
 	"github.com/kubeship/kubeship/internal/delivery"
 	"github.com/kubeship/kubeship/internal/entry"
 	"github.com/kubeship/kubeship/internal/event/eventtest"
@@ -102,10 +100,8 @@ func encode(t testing.TB, o Options, tag string, bodies ...map[string]any) resul
 	for _, req := range r.reqs {
 		raw := body2raw(t, req, o.Compress)
 		r.raw = append(r.raw, raw)
-		var logs []map[string]any
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.UseNumber()
-		if err := d.Decode(&logs); err != nil {
+		logs, err := datadogtest.Logs[map[string]any](raw)
+		if err != nil {
 			t.Fatalf("request body is not a JSON array: %v\n%s", err, raw)
 		}
 		if len(logs) != req.Records {
@@ -122,20 +118,14 @@ func body2raw(t testing.TB, req delivery.Request, compressed bool) []byte {
 	if req.Header["Content-Type"] != "application/json" {
 		t.Errorf("Content-Type %q", req.Header["Content-Type"])
 	}
-	if !compressed {
-		if _, ok := req.Header["Content-Encoding"]; ok {
-			t.Errorf("Content-Encoding %q without compression", req.Header["Content-Encoding"])
-		}
-		return req.Body
+	enc, ok := req.Header["Content-Encoding"]
+	switch {
+	case !compressed && ok:
+		t.Errorf("Content-Encoding %q without compression", enc)
+	case compressed && enc != "gzip":
+		t.Errorf("Content-Encoding %q", enc)
 	}
-	if req.Header["Content-Encoding"] != "gzip" {
-		t.Errorf("Content-Encoding %q", req.Header["Content-Encoding"])
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(req.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(zr)
+	raw, err := datadogtest.Body(map[bool]string{true: "gzip"}[compressed], req.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,6 +266,9 @@ func TestFields(t *testing.T) {
 		{"service_label_wins_over_option", func(o *Options) { o.Service = "svc" }, "",
 			body(labels(map[string]any{"tags.datadoghq.com/service": "unified", "app": "legacy"}), nil),
 			map[string]any{"service": "unified"}, nil},
+		{"container_service_label_wins_over_pod_label", nil, "",
+			body(labels(map[string]any{"tags.datadoghq.com/service": "pod-svc", "tags.datadoghq.com/app.service": "ctr-svc"}), nil),
+			map[string]any{"service": "ctr-svc"}, nil},
 		{"service_option_wins_over_app_label", func(o *Options) { o.Service = "svc" }, "", body(nil, nil),
 			map[string]any{"service": "svc"}, nil},
 		{"service_from_legacy_app_label", nil, "", body(labels(map[string]any{"app": "legacy"}), nil),
@@ -389,6 +382,10 @@ func TestKubernetesTags(t *testing.T) {
 		{"unified_service_tags", nil, labels(map[string]any{
 			"tags.datadoghq.com/env": "prod", "tags.datadoghq.com/service": "checkout", "tags.datadoghq.com/version": "1.2.3",
 		}), []string{"env:prod", "service:checkout", "version:1.2.3"}, nil},
+		{"unified_service_tags_of_the_container_win", nil, labels(map[string]any{
+			"tags.datadoghq.com/env": "prod", "tags.datadoghq.com/service": "checkout",
+			"tags.datadoghq.com/app.env": "canary", "tags.datadoghq.com/app.version": "2.0", "tags.datadoghq.com/sidecar.service": "proxy",
+		}), []string{"env:canary", "service:checkout", "version:2.0"}, nil},
 		{"labels_as_tags_in_label_order", func(o *Options) {
 			o.LabelsAsTags = map[string]string{"team": "team", "app.kubernetes.io/part-of": "system", "cost-center": "Cost Center", "absent": "x"}
 		}, labels(map[string]any{"team": "payments", "app.kubernetes.io/part-of": "shop", "cost-center": "CC-42"}),

@@ -497,8 +497,9 @@ func appendLower(dst, s []byte) []byte {
 //   - ddsource: the `source` of the pod annotation
 //     ad.datadoghq.com/<container>.logs, else Options.Source, else the
 //     short image name (the Agent's default), else the container name;
-//   - service: the annotation's `service`, else the
-//     tags.datadoghq.com/service label, else Options.Service, else the
+//   - service: the annotation's `service`, else the container's
+//     tags.datadoghq.com/<container>.service label, else the pod's
+//     tags.datadoghq.com/service, else Options.Service, else the
 //     app.kubernetes.io/name or app label, else the container name. What an
 //     application team wrote on its pod wins over a cluster-wide default,
 //     as with the Agent;
@@ -522,7 +523,7 @@ func (e *Encoder) derive(b *Batch, key []byte, fromTag kube.Meta) {
 		m.Fill(fromTag)
 		b.asTags = slices.Grow(b.asTags[:0], len(e.labelsAsTags))[:len(e.labelsAsTags)]
 		clear(b.asTags)
-		l = e.readLabels(m.Labels, b.asTags)
+		l = e.readLabels(m.Labels, m.Container, b.asTags)
 		lc = b.logsConfig(logsAnnotation(m.Annotations, m.Container))
 		img = parseImage(m.Image)
 		e.addKubeTags(&p.tags, m, &l, &img, b.asTags)

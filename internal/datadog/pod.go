@@ -19,7 +19,7 @@ type podLabels struct {
 	legacyJob    []byte // job-name, before Kubernetes 1.27
 	app          [len(appLabels)][]byte
 	legacyApp    []byte // app
-	unified      [len(unifiedLabels)][]byte
+	unified      [len(unifiedTags)][]byte
 }
 
 // appLabels are the recommended app.kubernetes.io labels and the tags the
@@ -33,21 +33,23 @@ var appLabels = [...]struct{ label, tag string }{
 	{"app.kubernetes.io/managed-by", "kube_app_managed_by"},
 }
 
-// unifiedLabels are Datadog's unified service tagging labels.
-var unifiedLabels = [...]struct{ label, tag string }{
-	{"tags.datadoghq.com/env", "env"},
-	{"tags.datadoghq.com/service", "service"},
-	{"tags.datadoghq.com/version", "version"},
-}
+// unifiedTags are Datadog's unified service tags, set by the pod's labels
+// tags.datadoghq.com/<tag>. A container's own,
+// tags.datadoghq.com/<container>.<tag>, win over them, as with the Agent.
+var unifiedTags = [...]string{"env", "service", "version"}
 
-const unifiedService = 1 // index of the service label in unifiedLabels
+const unifiedPrefix = "tags.datadoghq.com/"
+
+const unifiedService = 1 // index of service in unifiedTags
 
 // readLabels walks the labels map once; asTags receives the values of the
 // pod_labels_as_tags labels, in the order of e.labelsAsTags.
-func (e *Encoder) readLabels(labels []byte, asTags [][]byte) (l podLabels) {
+func (e *Encoder) readLabels(labels, container []byte, asTags [][]byte) (l podLabels) {
 	if labels == nil {
 		return l
 	}
+	var own [len(unifiedTags)][]byte // the container's unified labels
+
 	_ = record.Each(labels, func(k, v []byte) bool {
 		t, ok := record.Text(v)
 		if !ok {
@@ -74,10 +76,10 @@ func (e *Encoder) readLabels(labels []byte, asTags [][]byte) (l podLabels) {
 					l.app[i] = t
 				}
 			}
-			for i, u := range unifiedLabels {
-				if string(k) == u.label {
-					l.unified[i] = t
-				}
+			if i, ownLabel := unifiedLabel(k, container); ownLabel {
+				own[i] = t
+			} else if i >= 0 {
+				l.unified[i] = t
 			}
 		}
 		// pod_labels_as_tags may name any label, the ones above included.
@@ -91,7 +93,36 @@ func (e *Encoder) readLabels(labels []byte, asTags [][]byte) (l podLabels) {
 	if len(l.job) == 0 {
 		l.job = l.legacyJob
 	}
+	for i, v := range own {
+		if v != nil {
+			l.unified[i] = v
+		}
+	}
 	return l
+}
+
+// unifiedLabel reads a unified service tagging label: the index of its tag
+// in unifiedTags (-1 for any other label), and whether it is the
+// container's own, tags.datadoghq.com/<container>.<tag>, rather than the
+// pod's, tags.datadoghq.com/<tag>.
+func unifiedLabel(k, container []byte) (i int, own bool) {
+	rest, ok := bytes.CutPrefix(k, []byte(unifiedPrefix))
+	if !ok {
+		return -1, false
+	}
+	// Container names are DNS labels: the first '.' ends the name.
+	if c, tag, found := bytes.Cut(rest, []byte{'.'}); found {
+		if len(container) == 0 || !bytes.Equal(c, container) {
+			return -1, false
+		}
+		rest, own = tag, true
+	}
+	for i, tag := range unifiedTags {
+		if string(rest) == tag {
+			return i, own
+		}
+	}
+	return -1, false
 }
 
 // addKubeTags appends the tags the Datadog Agent sets on a Kubernetes
@@ -127,8 +158,8 @@ func (e *Encoder) addKubeTags(tl *tagList, m kube.Meta, l *podLabels, img *image
 	for i, a := range appLabels {
 		tl.add(a.tag, l.app[i])
 	}
-	for i, u := range unifiedLabels {
-		tl.add(u.tag, l.unified[i])
+	for i, tag := range unifiedTags {
+		tl.add(tag, l.unified[i])
 	}
 	for i, lt := range e.labelsAsTags {
 		tl.addN(lt.tag, lt.chars, asTags[i])
