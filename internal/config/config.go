@@ -95,6 +95,7 @@ type Loki struct {
 	DropSingleKey              DropSingleKey
 	LineFormatKV               bool
 	MaxLineSize                int
+	PodLogRules                bool // apply the pods' log_processing_rules annotations
 
 	HTTPUser    string
 	HTTPPasswd  string
@@ -110,6 +111,7 @@ type Datadog struct {
 	Source        string
 	Tags          []string
 	Hostname      string
+	ClusterName   string
 	MessageKey    string
 	IncludeTagKey bool
 	TagKey        string
@@ -533,6 +535,7 @@ func (r *reader) loki(kubernetesMetadata bool) Loki {
 		r.fail("line_format", "json or key_value")
 	}
 	l.MaxLineSize = r.size("max_line_size", 0, 1<<30)
+	l.PodLogRules = r.bool("pod_log_rules")
 
 	l.HTTPUser = r.str("http_user")
 	l.HTTPPasswd = r.str("http_passwd")
@@ -553,6 +556,7 @@ func (r *reader) datadog() Datadog {
 		Source:        r.str("dd_source"),
 		Tags:          r.list("dd_tags"),
 		Hostname:      r.str("dd_hostname"),
+		ClusterName:   r.str("cluster_name"),
 		MessageKey:    r.str("dd_message_key"),
 		IncludeTagKey: r.bool("include_tag_key"),
 		TagKey:        r.str("tag_key"),

@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/kubeship/kubeship/internal/annotations"
 	"github.com/kubeship/kubeship/internal/datadog/datadogtest"
 	"github.com/kubeship/kubeship/internal/delivery"
 	"github.com/kubeship/kubeship/internal/entry"
@@ -78,10 +79,11 @@ func defaults() Options {
 }
 
 type result struct {
-	logs  []map[string]any
-	raw   [][]byte // each request's JSON array
-	reqs  []delivery.Request
-	stats Stats
+	logs     []map[string]any
+	raw      [][]byte // each request's JSON array
+	reqs     []delivery.Request
+	stats    Stats
+	problems annotations.Problems
 }
 
 // encode runs the encoder over bodies (one event each, one second apart)
@@ -96,7 +98,7 @@ func encode(t testing.TB, o Options, tag string, bodies ...map[string]any) resul
 	if err := New(o).Encode(&b, tag, eventtest.Chunk(true, events...)); err != nil {
 		t.Fatal(err)
 	}
-	r := result{reqs: b.Requests(), stats: b.Stats}
+	r := result{reqs: b.Requests(), stats: b.Stats, problems: b.problems}
 	for _, req := range r.reqs {
 		raw := body2raw(t, req, o.Compress)
 		r.raw = append(r.raw, raw)
@@ -154,8 +156,9 @@ var (
 	ms0        = json.Number(fmt.Sprint(t0.UnixMilli()))
 	deployTags = []string{
 		"kube_namespace:shop", "pod_name:checkout-7d9f8c6b5-x2k4p", "kube_container_name:app",
-		"container_id:" + containerID, "container_name:app", "image_name:" + ecrImage, "short_image:checkout",
-		"image_tag:v1.2.3", "docker_image:" + ecrImage + ":v1.2.3",
+		"container_id:" + containerID, "container_name:app", "display_container_name:app_checkout-7d9f8c6b5-x2k4p",
+		"image_name:" + ecrImage, "short_image:checkout", "image_tag:v1.2.3", "docker_image:" + ecrImage + ":v1.2.3",
+		"image_id:sha256:" + containerID, "eks_fargate_node:" + node,
 		"kube_ownerref_kind:replicaset", "kube_ownerref_name:checkout-7d9f8c6b5",
 		"kube_replica_set:checkout-7d9f8c6b5", "kube_deployment:checkout", "kube_app_name:checkout",
 	}
@@ -279,12 +282,12 @@ func TestFields(t *testing.T) {
 
 		// Metadata from the tag when the kubernetes filter is absent.
 		{"metadata_from_tag_without_map", nil, fargateTag, map[string]any{"log": "x", "stream": "stdout"},
-			map[string]any{"ddtags": "kube_namespace:shop,pod_name:checkout-7d9f8c6b5-x2k4p,kube_container_name:app,container_id:" + id + ",container_name:app",
+			map[string]any{"ddtags": "kube_namespace:shop,pod_name:checkout-7d9f8c6b5-x2k4p,kube_container_name:app,container_id:" + id + ",container_name:app,display_container_name:app_checkout-7d9f8c6b5-x2k4p",
 				"service": "app", "ddsource": "app"}, []string{"hostname"}},
 		{"map_fields_win_over_tag", nil, "kube.var.log.containers.other-pod_otherns_other-" + id + ".log", body(nil, nil),
 			map[string]any{"ddtags": strings.Join(deployTags, ",")}, nil},
 		{"tag_prefix_option", func(o *Options) { o.TagPrefix = "k8s." }, "k8s.web-0_ns_c-" + id + ".log", map[string]any{"log": "x"},
-			map[string]any{"ddtags": "kube_namespace:ns,pod_name:web-0,kube_container_name:c,container_id:" + id + ",container_name:c"}, nil},
+			map[string]any{"ddtags": "kube_namespace:ns,pod_name:web-0,kube_container_name:c,container_id:" + id + ",container_name:c,display_container_name:c_web-0"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -325,7 +328,7 @@ func equalJSON(a, b any) bool {
 // Each case gives the pod's labels (and name) and the tags they must give
 // beyond the container's own (namespace ... docker_image), in order.
 func TestKubernetesTags(t *testing.T) {
-	own := deployTags[:9]
+	own := deployTags[:12]
 	tests := []struct {
 		name   string
 		o      func(*Options)
@@ -333,7 +336,7 @@ func TestKubernetesTags(t *testing.T) {
 		want   []string // after own
 		ownTag []string // replaces own when set
 	}{
-		{"deployment_from_pod_template_hash", nil, nil, deployTags[9:], nil},
+		{"deployment_from_pod_template_hash", nil, nil, deployTags[12:], nil},
 		{"replica_set_hash_not_in_pod_name", nil, func(k map[string]any) {
 			// The API server cut the generated name: the hash is not there.
 			k["pod_name"] = "a-very-long-deployment-name-that-fills-the-whole-63-chars-xk2p9"
@@ -391,6 +394,20 @@ func TestKubernetesTags(t *testing.T) {
 		}, labels(map[string]any{"team": "payments", "app.kubernetes.io/part-of": "shop", "cost-center": "CC-42"}),
 			[]string{"kube_app_part_of:shop", "system:shop", "cost_center:cc-42", "team:payments"}, nil},
 		{"non_text_label_values_ignored", nil, labels(map[string]any{"app.kubernetes.io/name": int64(5), "tags.datadoghq.com/env": []any{"a"}}), nil, nil},
+		{"cluster_name_first", func(o *Options) { o.ClusterName = "Prod EU" }, labels(nil), nil,
+			[]string{"kube_cluster_name:prod_eu", "kube_namespace:shop"}},
+		{"annotation_tags_pod_then_container_sanitized", nil, func(k map[string]any) {
+			k["labels"] = nil
+			k["annotations"] = map[string]any{
+				"ad.datadoghq.com/tags":         `{"team":"Payments","env:prod":"x","a,b":"c,d:e"}`,
+				"ad.datadoghq.com/app.tags":     `["tier:web","solo"]`,
+				"ad.datadoghq.com/sidecar.tags": `{"not":"mine"}`,
+			}
+		}, []string{"a_b:c_d:e", "env_prod:x", "team:payments", "tier:web", "solo"}, nil},
+		{"not_on_fargate_no_fargate_node", nil, func(k map[string]any) { k["host"] = "ip-10-0-1-2.ec2.internal"; k["labels"] = nil }, nil,
+			[]string{"kube_namespace:shop", "pod_name:checkout-7d9f8c6b5-x2k4p", "kube_container_name:app", "container_id:" + containerID,
+				"container_name:app", "display_container_name:app_checkout-7d9f8c6b5-x2k4p", "image_name:" + ecrImage,
+				"short_image:checkout", "image_tag:v1.2.3", "docker_image:" + ecrImage + ":v1.2.3", "image_id:sha256:" + containerID}},
 		{"options_tags_first_sanitized_once", func(o *Options) {
 			o.Tags = []string{"cluster:Prod EU", "team:a", "cluster:prod_eu", "", "  ", "#", "kube_namespace:shop"}
 		}, labels(nil), nil, []string{"cluster:prod_eu", "team:a", "kube_namespace:shop", "pod_name:checkout-7d9f8c6b5-x2k4p"}},
@@ -405,7 +422,8 @@ func TestKubernetesTags(t *testing.T) {
 			l := encode(t, o, "", b).one(t)
 			got := tagsOf(l)
 			want := append(slices.Clone(own), tt.want...)
-			want[1] = "pod_name:" + b["kubernetes"].(map[string]any)["pod_name"].(string)
+			pod := b["kubernetes"].(map[string]any)["pod_name"].(string)
+			want[1], want[5] = "pod_name:"+pod, "display_container_name:app_"+pod
 			if tt.ownTag != nil {
 				// Only check that these come first.
 				if len(got) < len(tt.ownTag) || !slices.Equal(got[:len(tt.ownTag)], tt.ownTag) {
@@ -573,6 +591,9 @@ func TestTagInjection(t *testing.T) {
 				k["container_name"] = v
 				k["container_image"] = v
 				k["labels"] = map[string]any{"app.kubernetes.io/name": v, "tags.datadoghq.com/env": v, "team": v, "team2": v, "job-name": v}
+				k["container_hash"] = v
+				tags, _ := json.Marshal(map[string]string{v: v, "t": v})
+				k["annotations"] = map[string]any{"ad.datadoghq.com/tags": string(tags)}
 			}, nil)
 			l := encode(t, o, "", b).one(t)
 			keys := map[string]bool{}
@@ -585,10 +606,12 @@ func TestTagInjection(t *testing.T) {
 			}
 			allowed := []string{"kube_namespace", "pod_name", "kube_container_name", "container_id", "container_name", "image_name",
 				"short_image", "image_tag", "docker_image", "kube_ownerref_kind", "kube_ownerref_name", "kube_job", "kube_cronjob",
-				"kube_app_name", "env", "team2"}
+				"kube_app_name", "env", "team2", "display_container_name", "image_id", "eks_fargate_node", "t"}
 			for k := range keys {
-				// The user tag and the label-as-tag name are v sanitized.
-				if !slices.Contains(allowed, k) && k != strings.SplitN(SanitizeTag(v), ":", 2)[0] {
+				// The user tag and the label-as-tag name are v sanitized, the
+				// annotation's tag name too, with ':' as '_'.
+				if !slices.Contains(allowed, k) && k != strings.SplitN(SanitizeTag(v), ":", 2)[0] &&
+					k != strings.ReplaceAll(SanitizeTag(v), ":", "_") {
 					t.Errorf("unexpected tag key %.80q", k)
 				}
 			}
@@ -1007,5 +1030,42 @@ func TestUnrenderableRecordCounted(t *testing.T) {
 	r := encode(t, defaults(), "", body(nil, map[string]any{"deep": deep}), body(nil, nil))
 	if r.stats.Malformed != 1 || r.stats.Records != 1 || len(r.logs) != 1 {
 		t.Errorf("stats %+v", r.stats)
+	}
+}
+
+// A pod's log processing rules apply as the Agent applies them: excluded
+// messages are counted as filtered, masked values never leave, and a rule
+// that can't be applied is skipped, never the pod's logs.
+func TestLogProcessingRules(t *testing.T) {
+	logs := `[{"source":"java","log_processing_rules":[
+		{"type":"exclude_at_match","name":"no_health","pattern":"GET /healthz"},
+		{"type":"mask_sequences","name":"cards","pattern":"\\d{4}-\\d{4}-\\d{4}-(\\d{4})","replace_placeholder":"[card ending $1]"},
+		{"type":"exclude_at_match","name":"broken","pattern":"(unclosed"}]}]`
+	withRules := func(msg string) map[string]any {
+		return body(func(k map[string]any) { k["annotations"] = map[string]any{"ad.datadoghq.com/app.logs": logs} }, map[string]any{"log": msg})
+	}
+	r := encode(t, defaults(), "", withRules("GET /healthz 200"), withRules("paid with 4111-1111-1111-1234"),
+		withRules("GET /api 200"), body(nil, map[string]any{"log": "GET /healthz from a pod without rules"}))
+	var msgs []string
+	for _, l := range r.logs {
+		msgs = append(msgs, l["message"].(string))
+	}
+	want := []string{"paid with [card ending 1234]", "GET /api 200", "GET /healthz from a pod without rules"}
+	if !slices.Equal(msgs, want) {
+		t.Errorf("messages %q, want %q", msgs, want)
+	}
+	if r.stats.Filtered != 1 || r.stats.Records != 3 {
+		t.Errorf("stats %+v, want 1 filtered, 3 records", r.stats)
+	}
+	for _, raw := range r.raw {
+		if bytes.Contains(raw, []byte("4111")) {
+			t.Errorf("the masked card number was sent: %s", raw)
+		}
+	}
+	var problems []string
+	r.problems.Each(func(line string, n int) { problems = append(problems, fmt.Sprintf("%d %s", n, line)) })
+	if len(problems) != 1 || !strings.HasPrefix(problems[0], "3 pod shop/checkout-7d9f8c6b5-x2k4p, container app: ") ||
+		!strings.Contains(problems[0], `rule "broken"`) {
+		t.Errorf("problems %q, want the broken rule once, counting the pod's 3 records", problems)
 	}
 }

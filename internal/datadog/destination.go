@@ -23,7 +23,7 @@ func NewDestination(c *config.Config, version string) *Destination {
 			Service: d.Service, Source: d.Source, Hostname: d.Hostname, Tags: d.Tags,
 			MessageKey: d.MessageKey, IncludeTagKey: d.IncludeTagKey, TagKey: d.TagKey, DateKey: d.DateKey,
 			KubernetesMetadata: c.KubernetesMetadata, LabelsAsTags: d.LabelsAsTags, Compress: d.Compress,
-			MaxBatchBytes: c.BatchSize, TagPrefix: c.KubeTagPrefix,
+			MaxBatchBytes: c.BatchSize, TagPrefix: c.KubeTagPrefix, ClusterName: d.ClusterName,
 		}),
 		header: map[string]string{
 			"DD-API-KEY": d.APIKey,
@@ -62,7 +62,8 @@ func (d *Destination) Encode(tag string, chunk []byte) (destination.Encoded, err
 	b.Reset()
 	err := d.enc.Encode(b, tag, chunk)
 	st := &b.Stats
-	notes := []destination.Count{{Note: logsTruncated, N: st.TruncatedLogs}, {Note: attributesDropped, N: st.DroppedAttributes}}
+	notes := append(destination.Problems(&b.problems),
+		destination.Count{Note: logsTruncated, N: st.TruncatedLogs}, destination.Count{Note: attributesDropped, N: st.DroppedAttributes})
 	// The requests' bodies live in the batch: it returns to the pool only
 	// once they are delivered.
 	return destination.Encoded{Requests: b.Requests(), Counts: st.Counts, Notes: notes, Done: func() { d.batches.Put(b) }}, err

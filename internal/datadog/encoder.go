@@ -16,6 +16,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/kubeship/kubeship/internal/annotations"
 	"github.com/kubeship/kubeship/internal/entry"
 	"github.com/kubeship/kubeship/internal/kube"
 	"github.com/kubeship/kubeship/internal/record"
@@ -80,6 +81,9 @@ type Options struct {
 	// TagPrefix is the tag prefix before the container log file name
 	// (kube_tag_prefix); kube.DefaultTagPrefix when empty.
 	TagPrefix string
+	// ClusterName (cluster_name) is the kube_cluster_name tag, first of the
+	// Kubernetes tags; none when empty.
+	ClusterName string
 }
 
 // Stats counts what the encoder changed or dropped so that nothing is lost
@@ -106,6 +110,7 @@ type Encoder struct {
 	service      []byte
 	hostname     []byte
 	tagPrefix    string
+	clusterName  []byte // Options.ClusterName, nil when unset
 	maxBatch     int
 	maxEntries   int
 	objLimit     int // the largest log object: min(MaxLogBytes, MaxBatchBytes-2)
@@ -137,6 +142,9 @@ func New(o Options) *Encoder {
 	// The brackets of the array take 2 bytes of a request.
 	e.objLimit = min(logLimit, e.maxBatch-2)
 	e.source, e.service, e.hostname = []byte(o.Source), []byte(o.Service), []byte(o.Hostname)
+	if o.ClusterName != "" {
+		e.clusterName = []byte(o.ClusterName)
+	}
 	if o.MessageKey != "log" {
 		e.messageKey = o.MessageKey
 	}
@@ -179,23 +187,26 @@ type Batch struct {
 	reqBufs []requestBuf
 	gz      *gzip.Writer // see newGzip
 
-	pod         podInfo
-	asTags      [][]byte // pod_labels_as_tags values of the current pod
-	logsConfigs map[string]logsConfig
-	msg         []byte // a message that is not text (dd_message_key)
-	status      []byte
-	tag         []byte // the chunk's tag as JSON
+	pod      podInfo
+	asTags   [][]byte             // pod_labels_as_tags values of the current pod
+	ads      annotations.Cache    // the pods' Autodiscovery annotations
+	problems annotations.Problems // this flush's annotations partly ignored
+	msg      []byte               // a message that is not text (dd_message_key)
+	status   []byte
+	tag      []byte // the chunk's tag as JSON
 }
 
 // podInfo is what a log object takes from its pod: the same for every record
 // with the same kubernetes map, which is every record of a container's
 // chunk, so it is derived once and reused while the map stays the same.
 type podInfo struct {
-	valid bool
-	key   []byte // the kubernetes map it was derived from
-	head  []byte // `"ddsource":…,"service":…,"hostname":…`, each when set
-	has   fieldSet
-	tags  tagList
+	valid   bool
+	key     []byte // the kubernetes map it was derived from
+	head    []byte // `"ddsource":…,"service":…,"hostname":…`, each when set
+	has     fieldSet
+	tags    tagList
+	rules   annotations.Rules // the container's log processing rules
+	problem int               // see annotations.Problems.Of
 }
 
 // fieldSet marks the top-level fields a log object was given, so that a
@@ -216,6 +227,7 @@ func (b *Batch) Reset() {
 	b.enc = nil
 	b.buf, b.ends = b.buf[:0], b.ends[:0]
 	b.pod.valid = false
+	b.problems.Reset()
 }
 
 // Encode maps every entry of chunk into b. The error reports a malformed
@@ -292,6 +304,15 @@ func (e *Encoder) add(b *Batch, en entry.Entry, fromTag kube.Meta) error {
 		if m := en.Message(); m != nil {
 			f.msg, f.hasMsg, f.consumed = m, true, logKey
 		}
+	}
+	b.problems.Count(b.pod.problem)
+	if len(b.pod.rules) > 0 && f.hasMsg {
+		msg, keep := b.pod.rules.Apply(f.msg)
+		if !keep {
+			b.Stats.Filtered++
+			return nil
+		}
+		f.msg = msg
 	}
 
 	// status: the application's level, else the stream as the Agent maps
@@ -512,10 +533,14 @@ func (e *Encoder) derive(b *Batch, key []byte, fromTag kube.Meta) {
 	for _, t := range e.userTags {
 		p.tags.addTag(t)
 	}
+	if e.clusterName != nil {
+		p.tags.add("kube_cluster_name", e.clusterName)
+	}
 	var m kube.Meta
 	var l podLabels
-	var lc logsConfig
+	ad := &noAnnotations
 	var img image
+	p.rules, p.problem = nil, -1
 	if e.o.KubernetesMetadata {
 		if key != nil {
 			m = kube.FromMap(key)
@@ -524,9 +549,11 @@ func (e *Encoder) derive(b *Batch, key []byte, fromTag kube.Meta) {
 		b.asTags = slices.Grow(b.asTags[:0], len(e.labelsAsTags))[:len(e.labelsAsTags)]
 		clear(b.asTags)
 		l = e.readLabels(m.Labels, m.Container, b.asTags)
-		lc = b.logsConfig(logsAnnotation(m.Annotations, m.Container))
+		ad = b.ads.Get(m.Annotations, m.Container)
 		img = parseImage(m.Image)
 		e.addKubeTags(&p.tags, m, &l, &img, b.asTags)
+		addAnnotationTags(&p.tags, ad.Tags)
+		p.rules, p.problem = ad.Rules, b.problems.Of(ad, m.Namespace, m.Pod, m.Container)
 	}
 	app := l.app[0]
 	if len(app) == 0 {
@@ -534,11 +561,11 @@ func (e *Encoder) derive(b *Batch, key []byte, fromTag kube.Meta) {
 	}
 
 	p.head, p.has = p.head[:0], 0
-	if v := firstOf(lc.source, e.source, img.short, m.Container); len(v) > 0 {
+	if v := firstOf(ad.Source, e.source, img.short, m.Container); len(v) > 0 {
 		p.head = appendField(p.head, `"ddsource":`, v)
 		p.has |= hasSource
 	}
-	if v := firstOf(lc.service, l.unified[unifiedService], e.service, app, m.Container); len(v) > 0 {
+	if v := firstOf(ad.Service, l.unified[unifiedService], e.service, app, m.Container); len(v) > 0 {
 		p.head = appendField(p.head, `"service":`, v)
 		p.has |= hasService
 	}
@@ -547,6 +574,9 @@ func (e *Encoder) derive(b *Batch, key []byte, fromTag kube.Meta) {
 		p.has |= hasHostname
 	}
 }
+
+// noAnnotations are a pod's without Kubernetes metadata.
+var noAnnotations annotations.Container
 
 func appendField(dst []byte, name string, v []byte) []byte {
 	if len(dst) > 0 {

@@ -2,7 +2,8 @@ package datadog
 
 import (
 	"bytes"
-	"encoding/json"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/kubeship/kubeship/internal/kube"
 	"github.com/kubeship/kubeship/internal/record"
@@ -134,10 +135,18 @@ func (e *Encoder) addKubeTags(tl *tagList, m kube.Meta, l *podLabels, img *image
 	tl.add("container_id", m.ContainerID)
 	// The Agent names containerd containers by their Kubernetes name.
 	tl.add("container_name", m.Container)
+	if len(m.Container) > 0 && len(m.Pod) > 0 {
+		tl.add("display_container_name", m.Container, underscore, m.Pod)
+	}
 	tl.add("image_name", img.name)
 	tl.add("short_image", img.short)
 	tl.add("image_tag", img.tag)
 	tl.add("docker_image", m.Image)
+	tl.add("image_id", imageID(m.ImageID))
+	// Fargate names each pod's node fargate-<ip>.<region>.compute.internal.
+	if bytes.HasPrefix(m.Node, []byte("fargate-")) {
+		tl.add("eks_fargate_node", m.Node)
+	}
 
 	// Ownership. The kubernetes filter has no owner references, but each
 	// controller names its pods and labels them in a documented way, so
@@ -216,6 +225,21 @@ func owner(pod []byte, l *podLabels) (o ownership) {
 	return o
 }
 
+var underscore = []byte{'_'}
+
+// imageID is the image's digest in the kubernetes filter's container_hash
+// (<image>@sha256:<digest>, the pod status's imageID), as the Agent's
+// image_id tag has it.
+func imageID(hash []byte) []byte {
+	if i := bytes.LastIndexByte(hash, '@'); i >= 0 {
+		return hash[i+1:]
+	}
+	if bytes.HasPrefix(hash, []byte("sha256:")) {
+		return hash
+	}
+	return nil
+}
+
 func digits(b []byte) bool {
 	for _, c := range b {
 		if c < '0' || c > '9' {
@@ -259,63 +283,18 @@ func parseImage(img []byte) (i image) {
 	return i
 }
 
-// logsConfig is what kubeship reads of the annotation
-// ad.datadoghq.com/<container>.logs, the Agent's per-container log
-// configuration: a JSON array of log sources.
-type logsConfig struct {
-	source, service []byte
-}
-
-const (
-	adPrefix = "ad.datadoghq.com/"
-	adSuffix = ".logs"
-)
-
-// logsAnnotation returns the value of ad.datadoghq.com/<container>.logs.
-func logsAnnotation(annotations, container []byte) []byte {
-	if annotations == nil || len(container) == 0 {
-		return nil
-	}
-	var found []byte
-	_ = record.Each(annotations, func(k, v []byte) bool {
-		if len(k) == len(adPrefix)+len(container)+len(adSuffix) &&
-			string(k[:len(adPrefix)]) == adPrefix && string(k[len(k)-len(adSuffix):]) == adSuffix &&
-			string(k[len(adPrefix):len(k)-len(adSuffix)]) == string(container) {
-			found, _ = record.Text(v)
-			return false
+// addAnnotationTags appends the tags of the ad.datadoghq.com tags
+// annotations. Names are sanitized like values, and a ':' in a name
+// becomes '_': an annotation can add tags but not set another tag's name.
+func addAnnotationTags(tl *tagList, tags [][2]string) {
+	for _, t := range tags {
+		name := strings.ReplaceAll(SanitizeTag(t[0]), ":", "_")
+		switch {
+		case name == "":
+		case t[1] == "":
+			tl.addTag(name)
+		default:
+			tl.addN(name, utf8.RuneCountInString(name), []byte(t[1]))
 		}
-		return true
-	})
-	return found
-}
-
-// maxLogsConfigs bounds a batch's cache of parsed annotations.
-const maxLogsConfigs = 64
-
-// logsConfig parses the annotation's first log source, with a cache per
-// batch: the annotation is the same on every record of a pod, and parsing
-// it (with encoding/json: it is small, and written by people) would
-// otherwise allocate per record.
-func (b *Batch) logsConfig(annotation []byte) logsConfig {
-	if len(annotation) == 0 {
-		return logsConfig{}
 	}
-	if c, ok := b.logsConfigs[string(annotation)]; ok {
-		return c
-	}
-	var sources []struct {
-		Source  string `json:"source"`
-		Service string `json:"service"`
-	}
-	var c logsConfig
-	// A malformed annotation is ignored, as by the Agent (which logs it):
-	// the defaults apply.
-	if json.Unmarshal(annotation, &sources) == nil && len(sources) > 0 {
-		c = logsConfig{source: []byte(sources[0].Source), service: []byte(sources[0].Service)}
-	}
-	if b.logsConfigs == nil || len(b.logsConfigs) >= maxLogsConfigs {
-		b.logsConfigs = map[string]logsConfig{}
-	}
-	b.logsConfigs[string(annotation)] = c
-	return c
 }

@@ -151,14 +151,14 @@ func (l *tagList) reset() {
 	l.buf, l.spans = l.buf[:0], l.spans[:0]
 }
 
-// add appends key:value with value sanitized; key must be a valid ASCII
-// tag key (one of this package's names). Empty values and values that
-// sanitize to nothing add no tag.
-func (l *tagList) add(key string, value []byte) { l.addN(key, len(key), value) }
+// add appends key:value with value (the parts of value, joined) sanitized;
+// key must be a valid ASCII tag key (one of this package's names). Empty
+// values and values that sanitize to nothing add no tag.
+func (l *tagList) add(key string, value ...[]byte) { l.addN(key, len(key), value...) }
 
 // addN is add for a key of keyChars characters (a sanitized user name).
-func (l *tagList) addN(key string, keyChars int, value []byte) {
-	if len(value) == 0 {
+func (l *tagList) addN(key string, keyChars int, value ...[]byte) {
+	if len(value) == 0 || len(value) == 1 && len(value[0]) == 0 {
 		return
 	}
 	at := len(l.buf)
@@ -170,7 +170,9 @@ func (l *tagList) addN(key string, keyChars int, value []byte) {
 	l.buf = append(l.buf, ':')
 	st := tagState{chars: keyChars + 1}
 	valueAt := len(l.buf)
-	l.buf = appendSanitized(l.buf, value, &st)
+	for _, v := range value {
+		l.buf = appendSanitized(l.buf, v, &st)
+	}
 	if len(l.buf) == valueAt {
 		l.buf = l.buf[:at]
 		return

@@ -4,6 +4,7 @@
 package destination
 
 import (
+	"github.com/kubeship/kubeship/internal/annotations"
 	"github.com/kubeship/kubeship/internal/delivery"
 	"github.com/kubeship/kubeship/internal/entry"
 	"github.com/kubeship/kubeship/internal/freelist"
@@ -42,6 +43,9 @@ type Note struct {
 	// Drop is the reason records_dropped_total counts the records under;
 	// "" when they arrive, changed.
 	Drop string
+	// Filtered: the records were left out on purpose (the pod's log
+	// processing rules); records_filtered_total counts them.
+	Filtered bool
 	// Info logs the first line at info rather than as a warning: nothing
 	// was changed that a user must fix (lines joined).
 	Info bool
@@ -62,6 +66,16 @@ type Count struct {
 // delivery.Outcome.Dropped); the deliverer logs them.
 func Dropped(reason string) Note {
 	return Note{Name: "records_dropped_" + reason, Drop: reason}
+}
+
+// Problems are the notes of containers whose annotations were partly
+// ignored, one line each (see annotations.Problems).
+func Problems(p *annotations.Problems) []Count {
+	var out []Count
+	p.Each(func(line string, records int) {
+		out = append(out, Count{Note: Note{Name: "annotations_ignored", Msg: line + " (the rest of the annotations applies)"}, N: records})
+	})
+	return out
 }
 
 // Batches keeps a destination's per-flush batches between flushes, each

@@ -173,6 +173,7 @@ type Counts struct {
 	Skipped   int // bodies that are not maps
 	Joined    int // partial lines joined to the line they continue
 	Malformed int // records whose body could not be read
+	Filtered  int // records their pod's log processing rules excluded
 }
 
 // Read adds what the reader counted of its chunk: call it once the chunk is read.

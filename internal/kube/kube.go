@@ -13,6 +13,7 @@ type Meta struct {
 	ContainerID []byte
 	Node        []byte
 	Image       []byte
+	ImageID     []byte // container_hash: <image>@sha256:<digest>
 	Labels      []byte // raw msgpack map, nil when absent
 	Annotations []byte // raw msgpack map, nil when absent
 }
@@ -35,6 +36,8 @@ func FromMap(k []byte) (m Meta) {
 			m.Node, _ = record.Text(val)
 		case "container_image":
 			m.Image, _ = record.Text(val)
+		case "container_hash":
+			m.ImageID, _ = record.Text(val)
 		case "labels":
 			m.Labels = val
 		case "annotations":

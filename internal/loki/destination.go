@@ -71,13 +71,13 @@ func (d *Destination) Encode(tag string, chunk []byte) (destination.Encoded, err
 	b.Reset()
 	err := d.enc.Encode(b, tag, chunk)
 	st := &b.Stats
-	notes := []destination.Count{
-		{Note: d.linesTruncated, N: st.TruncatedLines},
-		{Note: labelsDropped, N: st.DroppedLabels, Detail: st.FirstLabelDrop},
-		{Note: labelsTruncated, N: st.TruncatedLabels},
-		{Note: metadataDropped, N: st.DroppedMetadata},
-		{Note: tenantsSanitized, N: st.SanitizedTenants},
-	}
+	notes := append(destination.Problems(&b.problems),
+		destination.Count{Note: d.linesTruncated, N: st.TruncatedLines},
+		destination.Count{Note: labelsDropped, N: st.DroppedLabels, Detail: st.FirstLabelDrop},
+		destination.Count{Note: labelsTruncated, N: st.TruncatedLabels},
+		destination.Count{Note: metadataDropped, N: st.DroppedMetadata},
+		destination.Count{Note: tenantsSanitized, N: st.SanitizedTenants},
+	)
 	// The requests' bodies live in the batch: it returns to the pool only
 	// once they are delivered.
 	return destination.Encoded{Requests: b.Requests(), Counts: st.Counts, Notes: notes, Done: func() { d.batches.Put(b) }}, err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/kubeship/kubeship/internal/annotations"
 	"github.com/kubeship/kubeship/internal/config"
 	"github.com/kubeship/kubeship/internal/entry"
 	"github.com/kubeship/kubeship/internal/kube"
@@ -131,6 +132,14 @@ type Batch struct {
 	memo     labelMemo         // the last record's labels, see add
 	bodies   [][]byte          // request bodies, see request
 	maxBytes int               // Options.MaxBatchBytes of the last Encode
+
+	// With Options.PodLogRules: the pods' annotations, and the rules of the
+	// last record's kubernetes map (rulesOf aliases the chunk).
+	ads      annotations.Cache
+	problems annotations.Problems
+	rulesOf  []byte
+	rules    annotations.Rules
+	problem  int
 }
 
 // intern returns s as a string, one allocation per distinct value in the
@@ -181,6 +190,7 @@ func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
 	r.Reset(chunk)
 	b.maxBytes = e.o.MaxBatchBytes
 	b.memo = labelMemo{labels: b.memo.labels[:0], metaEnc: b.memo.metaEnc[:0]}
+	b.rulesOf, b.rules = nil, nil
 	// One chunk holds one tag, so its metadata is read once.
 	fromTag, _ := kube.FromTag(tag, e.o.TagPrefix)
 	for r.Next() {
@@ -263,6 +273,14 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 		return err
 	}
 	line := buf[lineAt:]
+	if e.o.PodLogRules {
+		var keep bool
+		if line, keep = b.podRules(en.Kubernetes).Apply(line); !keep {
+			b.scratch = buf[:lineAt]
+			b.Stats.Filtered++
+			return nil
+		}
+	}
 	if max := e.o.MaxLineSize; max > 0 && len(line) > max {
 		line = truncateUTF8(line, max)
 		b.Stats.TruncatedLines++
@@ -297,6 +315,21 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 	s.entries = append(s.entries, entryRef{ns: en.Time, off: off, end: len(s.data)})
 	b.Stats.Records++
 	return nil
+}
+
+// podRules returns the log processing rules of a record's pod (see
+// annotations), counting the record under its pod's problems if any.
+func (b *Batch) podRules(k8s []byte) annotations.Rules {
+	if k8s == nil {
+		return nil
+	}
+	if b.rulesOf == nil || !bytes.Equal(k8s, b.rulesOf) {
+		m := kube.FromMap(k8s)
+		ad := b.ads.Get(m.Annotations, m.Container)
+		b.rulesOf, b.rules, b.problem = k8s, ad.Rules, b.problems.Of(ad, m.Namespace, m.Pod, m.Container)
+	}
+	b.problems.Count(b.problem)
+	return b.rules
 }
 
 // kubernetes reads a record's kubernetes map, completed from the tag.
@@ -505,6 +538,7 @@ func (b *Batch) Reset() {
 	b.tenants = b.tenants[:0]
 	b.Stats = Stats{}
 	b.bodies = b.bodies[:0]
+	b.problems.Reset()
 	// Interned label sets repeat from flush to flush; the bound keeps a
 	// churn of pods from growing the map forever.
 	if len(b.strs) > 1<<14 {

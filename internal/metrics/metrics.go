@@ -25,6 +25,7 @@ type Set struct {
 	retries     prometheus.Counter
 	flushes     *prometheus.CounterVec
 	dropped     *prometheus.CounterVec
+	filtered    prometheus.Counter
 	latency     prometheus.Observer
 	batch       prometheus.Observer
 }
@@ -33,6 +34,7 @@ type Set struct {
 // children by label.
 type collectors struct {
 	recordsSent, bytesSent, retries *prometheus.CounterVec
+	filtered                        *prometheus.CounterVec
 	requests, flushes, dropped      *prometheus.CounterVec
 	latency, batch                  *prometheus.HistogramVec
 }
@@ -56,6 +58,7 @@ func newCollectors(reg prometheus.Registerer) *collectors {
 		retries:     counter("retries_total", "Requests sent again after a retryable failure."),
 		flushes:     counter("flushes_total", "Flushes by the answer given to Fluent Bit: ok, retry or error.", "result"),
 		dropped:     counter("records_dropped_total", "Records not delivered, by reason (e.g. status_400, too_large).", "reason"),
+		filtered:    counter("records_filtered_total", "Records their pod's log processing rules excluded."),
 		latency:     histogram("request_duration_seconds", "HTTP request latency.", prometheus.ExponentialBuckets(0.005, 2, 12)),
 		batch:       histogram("request_records", "Records per request.", prometheus.ExponentialBuckets(1, 4, 8)),
 	}
@@ -145,6 +148,7 @@ func (c *collectors) set(instance, destination string) *Set {
 		retries:     c.retries.With(l),
 		flushes:     c.flushes.MustCurryWith(l),
 		dropped:     c.dropped.MustCurryWith(l),
+		filtered:    c.filtered.With(l),
 		latency:     c.latency.With(l),
 		batch:       c.batch.With(l),
 	}
@@ -186,5 +190,12 @@ func (s *Set) Flush(result string) {
 func (s *Set) Dropped(reason string, n int) {
 	if s != nil && n > 0 {
 		s.dropped.WithLabelValues(reason).Add(float64(n))
+	}
+}
+
+// Filtered records n records left out by their pod's log processing rules.
+func (s *Set) Filtered(n int) {
+	if s != nil && n > 0 {
+		s.filtered.Add(float64(n))
 	}
 }

@@ -28,7 +28,8 @@ func TestServesPerInstanceMetrics(t *testing.T) {
 	a.Request(204, 20*time.Millisecond, 10, 300)
 	a.Request(503, time.Second, 10, 300)
 	a.Request(0, time.Second, 10, 300)
-	a.Retries(1)
+	a.Retries(2)
+	a.Filtered(4)
 	a.Flush("ok")
 	a.Dropped("status_400", 3)
 	b.Flush("retry")
@@ -42,7 +43,8 @@ func TestServesPerInstanceMetrics(t *testing.T) {
 		`kubeship_requests_total{destination="loki",instance="kubeship.0",status_class="2xx"} 1`,
 		`kubeship_requests_total{destination="loki",instance="kubeship.0",status_class="5xx"} 1`,
 		`kubeship_requests_total{destination="loki",instance="kubeship.0",status_class="error"} 1`,
-		`kubeship_retries_total{destination="loki",instance="kubeship.0"} 1`,
+		`kubeship_retries_total{destination="loki",instance="kubeship.0"} 2`,
+		`kubeship_records_filtered_total{destination="loki",instance="kubeship.0"} 4`,
 		`kubeship_flushes_total{destination="loki",instance="kubeship.0",result="ok"} 1`,
 		`kubeship_flushes_total{destination="loki",instance="kubeship.1",result="retry"} 1`,
 		`kubeship_records_dropped_total{destination="loki",instance="kubeship.0",reason="status_400"} 3`,

@@ -17,6 +17,8 @@ var (
 	skipped   = destination.Note{Name: "records_skipped_not_a_map", Drop: "skipped_not_a_map", Msg: "records whose body is not a map are skipped"}
 	malformed = destination.Note{Name: "records_malformed", Drop: "malformed", Msg: "records that could not be read are skipped"}
 	joined    = destination.Note{Name: "lines_joined", Info: true, Msg: "split lines (P parts) joined into one line"}
+	filtered  = destination.Note{Name: "records_filtered", Filtered: true, Info: true,
+		Msg: "records excluded by their pod's log processing rules (ad.datadoghq.com/<container>.logs) are not sent"}
 )
 
 // counters totals an instance's notes for the exit summary, counts the
@@ -37,7 +39,7 @@ func newCounters(log Logger) *counters {
 // read counts what every destination counts of a chunk.
 func (c *counters) read(n entry.Counts) {
 	c.add(destination.Count{Note: skipped, N: n.Skipped}, destination.Count{Note: malformed, N: n.Malformed},
-		destination.Count{Note: joined, N: n.Joined})
+		destination.Count{Note: joined, N: n.Joined}, destination.Count{Note: filtered, N: n.Filtered})
 }
 
 // delivered counts a delivery's records sent and dropped.
@@ -61,6 +63,9 @@ func (c *counters) add(counts ...destination.Count) {
 		if n.Drop != "" {
 			c.metrics.Dropped(n.Drop, n.N)
 		}
+		if n.Filtered {
+			c.metrics.Filtered(n.N)
+		}
 		seen := c.totals[n.Note] > 0
 		c.totals[n.Note] += n.N
 		if seen || n.Msg == "" {
@@ -74,13 +79,18 @@ func (c *counters) add(counts ...destination.Count) {
 	}
 }
 
-// summary is the exit line's totals, sorted by name.
+// summary is the exit line's totals by name, sorted (the notes of one name
+// may differ in their lines, one per pod, say).
 func (c *counters) summary() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	parts := []string{fmt.Sprintf("records_sent=%d", c.sent)}
+	byName := map[string]int{"records_sent": c.sent}
 	for n, total := range c.totals {
-		parts = append(parts, fmt.Sprintf("%s=%d", n.Name, total))
+		byName[n.Name] += total
+	}
+	var parts []string
+	for name, total := range byName {
+		parts = append(parts, fmt.Sprintf("%s=%d", name, total))
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, " ")

@@ -260,3 +260,38 @@ func TestPanicDoesNotLeaveTheSinkLocked(t *testing.T) {
 		t.Fatal("the second flush hangs: the sink's lock was left held")
 	}
 }
+
+// Records the pod's rules exclude are counted as filtered, not dropped; a
+// pod's broken rule is logged once per pod, naming it, and counted.
+func TestFilteredAndIgnoredAnnotationsAreCounted(t *testing.T) {
+	s, l := newSink(t, config.Map{"destination": "datadog", "apikey": "k", "url": "http://127.0.0.1:1/api/v2/logs"}, &sender{status: func(int) int { return 202 }})
+	podChunk := func(pod string) []byte {
+		k := map[string]any{"namespace_name": "shop", "pod_name": pod, "container_name": "app", "annotations": map[string]any{
+			"ad.datadoghq.com/app.logs": `[{"log_processing_rules":[{"type":"exclude_at_match","name":"health","pattern":"healthz"},
+				{"type":"include_at_match","name":"broken","pattern":"("}]}]`}}
+		return eventtest.Chunk(true,
+			eventtest.Event{Time: time.Now(), Body: map[string]any{"log": "GET /healthz", "kubernetes": k}},
+			eventtest.Event{Time: time.Now(), Body: map[string]any{"log": "GET /cart", "kubernetes": k}})
+	}
+	for _, pod := range []string{"web-1", "web-1", "web-2"} {
+		if got := s.Flush("tag", podChunk(pod)); got != OK {
+			t.Fatal(got)
+		}
+	}
+	s.Close()
+	out := l.String()
+	for _, want := range []string{"records_filtered=3", "records_sent=3", "annotations_ignored=6",
+		"info records excluded by their pod's log processing rules"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	for _, pod := range []string{"web-1", "web-2"} {
+		if n := strings.Count(out, "warn pod shop/"+pod+`, container app: ad.datadoghq.com/app.logs: rule "broken"`); n != 1 {
+			t.Errorf("%s's broken rule logged %d times, want once:\n%s", pod, n, out)
+		}
+	}
+	if strings.Contains(out, "records_dropped") {
+		t.Errorf("filtered records counted as dropped:\n%s", out)
+	}
+}
