@@ -100,7 +100,7 @@ test-faults: build loki ## The full fault set: a minute of 429s, a 5-minute outa
 FUZZ_TARGETS := ./internal/event:FuzzReader ./internal/record:FuzzAppendJSON ./internal/record:FuzzSkip \
 	./internal/record:FuzzSkipKnown ./internal/loki:FuzzWire ./internal/loki:FuzzMetaMemo ./internal/loki:FuzzRejected \
 	./internal/accessor:FuzzParse ./internal/loki:FuzzLabels ./internal/loki:FuzzEncode ./internal/config:FuzzParse \
-	./internal/entry:FuzzParseCRI ./internal/entry:FuzzJSONLevel ./internal/entry:FuzzReaderJoin ./internal/kube:FuzzFromTag \
+	./internal/entry:FuzzParseCRI ./internal/entry:FuzzJSONContext ./internal/entry:FuzzReaderJoin ./internal/kube:FuzzFromTag \
 	./internal/datadog:FuzzTags ./internal/datadog:FuzzEncode ./internal/datadog:FuzzCutUTF8 ./internal/annotations:FuzzRead
 
 fuzz-short: ## Run each fuzz target on FUZZTIME inputs (20000x)

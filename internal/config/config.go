@@ -66,6 +66,8 @@ type Config struct {
 
 	KubernetesMetadata bool
 	KubeTagPrefix      string
+	TraceIDKeys        []string // nil when off
+	SpanIDKeys         []string
 	MetricsListen      string // host:port, "" when off
 
 	BatchSize   int
@@ -168,6 +170,7 @@ func Parse(g Getter) (*Config, error) {
 		}
 	}
 	c.KubeTagPrefix = r.str("kube_tag_prefix")
+	c.TraceIDKeys, c.SpanIDKeys = r.keyList("trace_id_keys"), r.keyList("span_id_keys")
 	if c.MetricsListen = r.str("metrics_listen"); c.MetricsListen != "" {
 		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil || port == "" {
 			r.fail("metrics_listen", "host:port, e.g. 0.0.0.0:2021")
@@ -328,6 +331,24 @@ func (r *reader) duration(name string) time.Duration {
 		r.fail(name, "a duration from 1ms to 1h, e.g. 10s or 500ms")
 	}
 	return d
+}
+
+// keyList reads a list of field names, or off (nil).
+func (r *reader) keyList(name string) []string {
+	v, _ := r.raw(name)
+	if v == "" {
+		v = lookup(name).Default
+	}
+	if isFalse(strings.ToLower(v)) {
+		return nil
+	}
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // list splits a comma-separated value, dropping empty entries.

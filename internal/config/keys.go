@@ -28,6 +28,8 @@ var Keys = []Key{
 	{Name: "tls_key_file", Doc: "PEM private key of the client certificate."},
 	{Name: "proxy", Doc: "HTTP proxy URL, `http://host:port`; by default `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` are honoured."},
 	{Name: "header", Doc: "One extra HTTP header, `Name value` (Fluent Bit passes a Go plugin only the first `header`).", Secret: true},
+	{Name: "trace_id_keys", Default: "trace_id,traceId,traceID,dd.trace_id,traceparent", Doc: "Comma-separated fields of a record, or of the JSON object in its `log`, that hold its trace id, best first; `traceparent` is read as a W3C traceparent (trace and span). Loki: structured metadata `trace_id` (with the structured metadata defaults); Datadog: an OpenTelemetry hex id becomes `dd.trace_id` in Datadog's decimal form. `off` reads none."},
+	{Name: "span_id_keys", Default: "span_id,spanId,spanID,dd.span_id", Doc: "The same for the span id: Loki's `span_id`, Datadog's `dd.span_id`. `off` reads none."},
 	{Name: "kube_tag_prefix", Default: "kube.var.log.containers.", Doc: "Tag prefix before the container log file name, as the kubernetes filter's `Kube_Tag_Prefix`: namespace, pod, container and container id are read from the tag when the record lacks them."},
 	{Name: "kubernetes_metadata", Default: "on", Doc: "Map the `kubernetes` filter's metadata (Loki: labels and structured metadata; Datadog: standard tags); the `kubernetes` map, `stream`, `logtag`, `time` and an aggregator's `@timestamp`, `@meta`, `flb_tag` leave the line."},
 	{Name: "batch_size", Aliases: []string{"BatchSize"}, Default: "1MB", Doc: "Upper bound of one request's uncompressed size; 1 KB to 5 MB (Loki's ingestion burst is 6 MB; Datadog's payload limit is 5 MB, which kubeship reads as 5,000,000 bytes)."},

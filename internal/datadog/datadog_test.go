@@ -1069,3 +1069,39 @@ func TestLogProcessingRules(t *testing.T) {
 		t.Errorf("problems %q, want the broken rule once, counting the pod's 3 records", problems)
 	}
 }
+
+// An OpenTelemetry hex trace id gets dd.trace_id and dd.span_id in
+// Datadog's decimal form (the lower 64 bits), which log–trace correlation
+// reads; lines from Datadog's tracers keep their own.
+func TestTraceCorrelation(t *testing.T) {
+	o := defaults()
+	o.TraceKeys, o.SpanKeys = entry.DefaultTraceKeys, entry.DefaultSpanKeys
+	tests := []struct {
+		name  string
+		extra map[string]any
+		trace any // dd.trace_id as it arrives; nil for none
+		span  any
+	}{
+		{"otel_json_line", map[string]any{"log": `{"msg":"x","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7"}`},
+			"11803532876627986230", "67667974448284343"},
+		{"record_fields_64_bit", map[string]any{"traceId": "a3ce929d0e0e4736", "spanId": "00f067aa0ba902b7"}, "11803532876627986230", "67667974448284343"},
+		{"traceparent", map[string]any{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}, "11803532876627986230", "67667974448284343"},
+		{"datadog_tracer_kept", map[string]any{"dd.trace_id": "1234", "dd.span_id": "5678"}, "1234", "5678"},
+		{"dd_field_kept_over_otel", map[string]any{"dd.trace_id": "1234", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}, "1234", nil},
+		{"not_hex_left_alone", map[string]any{"trace_id": "req-42"}, nil, nil},
+		{"none", nil, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := encode(t, o, "", body(nil, tt.extra)).one(t)
+			if l["dd.trace_id"] != tt.trace || l["dd.span_id"] != tt.span {
+				t.Errorf("dd.trace_id %v dd.span_id %v, want %v %v\n%v", l["dd.trace_id"], l["dd.span_id"], tt.trace, tt.span, l)
+			}
+		})
+	}
+	// Off: no keys, nothing added.
+	l := encode(t, defaults(), "", body(nil, map[string]any{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"})).one(t)
+	if _, ok := l["dd.trace_id"]; ok {
+		t.Errorf("dd.trace_id without trace keys: %v", l)
+	}
+}

@@ -24,6 +24,7 @@ func NewDestination(c *config.Config, version string) *Destination {
 			MessageKey: d.MessageKey, IncludeTagKey: d.IncludeTagKey, TagKey: d.TagKey, DateKey: d.DateKey,
 			KubernetesMetadata: c.KubernetesMetadata, LabelsAsTags: d.LabelsAsTags, Compress: d.Compress,
 			MaxBatchBytes: c.BatchSize, TagPrefix: c.KubeTagPrefix, ClusterName: d.ClusterName,
+			TraceKeys: c.TraceIDKeys, SpanKeys: c.SpanIDKeys,
 		}),
 		header: map[string]string{
 			"DD-API-KEY": d.APIKey,

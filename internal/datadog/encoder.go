@@ -84,6 +84,12 @@ type Options struct {
 	// ClusterName (cluster_name) is the kube_cluster_name tag, first of the
 	// Kubernetes tags; none when empty.
 	ClusterName string
+	// TraceKeys and SpanKeys (trace_id_keys, span_id_keys) name the fields
+	// of a record, or of its JSON message, that hold trace and span ids,
+	// best first (see entry.Keys). An OpenTelemetry hex id becomes the
+	// attributes dd.trace_id and dd.span_id in Datadog's decimal form; none
+	// are read when both are empty.
+	TraceKeys, SpanKeys []string
 }
 
 // Stats counts what the encoder changed or dropped so that nothing is lost
@@ -111,6 +117,7 @@ type Encoder struct {
 	hostname     []byte
 	tagPrefix    string
 	clusterName  []byte // Options.ClusterName, nil when unset
+	keys         *entry.Keys
 	maxBatch     int
 	maxEntries   int
 	objLimit     int // the largest log object: min(MaxLogBytes, MaxBatchBytes-2)
@@ -144,6 +151,9 @@ func New(o Options) *Encoder {
 	e.source, e.service, e.hostname = []byte(o.Source), []byte(o.Service), []byte(o.Hostname)
 	if o.ClusterName != "" {
 		e.clusterName = []byte(o.ClusterName)
+	}
+	if len(o.TraceKeys)+len(o.SpanKeys) > 0 {
+		e.keys = entry.NewKeys(o.TraceKeys, o.SpanKeys)
 	}
 	if o.MessageKey != "log" {
 		e.messageKey = o.MessageKey
@@ -193,6 +203,7 @@ type Batch struct {
 	problems annotations.Problems // this flush's annotations partly ignored
 	msg      []byte               // a message that is not text (dd_message_key)
 	status   []byte
+	ids      []byte // the current log's decimal trace and span ids
 	tag      []byte // the chunk's tag as JSON
 }
 
@@ -247,6 +258,7 @@ func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
 	}
 	r := &b.reader
 	r.Reset(chunk)
+	r.Keys = e.keys
 	for r.Next() {
 		if err := e.add(b, r.Entry(), fromTag); err != nil {
 			b.Stats.Malformed++
@@ -260,6 +272,8 @@ func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
 
 // entryFields is what a log object takes from its entry.
 type entryFields struct {
+	traceID  []byte // dd.trace_id and dd.span_id to add, decimal; nil for none
+	spanID   []byte
 	msg      []byte
 	hasMsg   bool
 	consumed []byte // the record key that became the message
@@ -317,7 +331,8 @@ func (e *Encoder) add(b *Batch, en entry.Entry, fromTag kube.Meta) error {
 
 	// status: the application's level, else the stream as the Agent maps
 	// it (stderr is error, stdout info); none when neither is known.
-	if lvl := en.Level(); len(lvl) > 0 {
+	ctx := en.Context()
+	if lvl := ctx.Level; len(lvl) > 0 {
 		b.status = appendLower(b.status[:0], lvl)
 		f.status = b.status
 	} else if string(en.Stream) == "stderr" {
@@ -326,6 +341,17 @@ func (e *Encoder) add(b *Batch, en entry.Entry, fromTag kube.Meta) error {
 		f.status = statusInfo
 	}
 
+	if ctx.TraceID != nil && !strings.HasPrefix(ctx.TraceKey, "dd.") && !hasField(en.Fields, "dd.trace_id") {
+		b.ids = b.ids[:0]
+		if id, ok := appendDatadogID(b.ids, ctx.TraceID); ok {
+			b.ids = id
+			f.traceID = id
+			if id, ok := appendDatadogID(id, ctx.SpanID); ok {
+				b.ids = id
+				f.spanID = id[len(f.traceID):]
+			}
+		}
+	}
 	// Write the object; when it is over the limit, cut the message by the
 	// excess (each raw byte removed shortens the JSON by at least a byte),
 	// and when the message cannot absorb it, leave the attributes out.
@@ -411,6 +437,13 @@ func (e *Encoder) appendObject(dst []byte, b *Batch, f *entryFields, keep int, a
 	if e.tagKey != nil {
 		dst = append(comma(dst), e.tagKey...)
 		dst = append(dst, b.tag...)
+	}
+	if f.traceID != nil {
+		// Decimal digits need no escaping.
+		dst = append(append(append(comma(dst), `"dd.trace_id":"`...), f.traceID...), '"')
+		if f.spanID != nil {
+			dst = append(append(append(dst, `,"dd.span_id":"`...), f.spanID...), '"')
+		}
 	}
 	if attrs {
 		for _, fl := range f.fields {
@@ -573,6 +606,38 @@ func (e *Encoder) derive(b *Batch, key []byte, fromTag kube.Meta) {
 		p.head = appendField(p.head, `"hostname":`, v)
 		p.has |= hasHostname
 	}
+}
+
+// appendDatadogID appends an OpenTelemetry hex id (16 or 32 digits) in
+// Datadog's form: the lower 64 bits in decimal. ok is false for any other
+// value (a Datadog id is decimal already; a request id is no trace id).
+func appendDatadogID(dst, hex []byte) ([]byte, bool) {
+	if len(hex) != 16 && len(hex) != 32 || !entry.IsHex(hex) {
+		return dst, false
+	}
+	var n uint64
+	for _, c := range hex[len(hex)-16:] {
+		switch {
+		case c <= '9':
+			c -= '0'
+		case c >= 'a':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		n = n<<4 | uint64(c)
+	}
+	return strconv.AppendUint(dst, n, 10), true
+}
+
+// hasField reports whether a record has a top-level field named key.
+func hasField(fields []entry.Field, key string) bool {
+	for _, f := range fields {
+		if string(f.Key) == key {
+			return true
+		}
+	}
+	return false
 }
 
 // noAnnotations are a pod's without Kubernetes metadata.

@@ -26,8 +26,11 @@ type Entry struct {
 	// encoders need not walk the body again.
 	Fields []Field
 
-	message []byte // Log, else the body's `log` text
-	level   []byte // a level field of the body
+	message     []byte  // Log, else the body's `log` text
+	ctx         Context // the body's context fields, see Context
+	keys        *Keys
+	ctxComplete bool // the body had every context field
+	spanWeak    bool // ctx's span id is a traceparent's: a span field wins
 }
 
 // Field is one top-level key of a record and its raw msgpack value.
@@ -40,6 +43,10 @@ func (e Entry) Message() []byte { return e.message }
 
 // Reader reads a chunk's entries. The zero value is ready after Reset.
 type Reader struct {
+	// Keys are the context fields read (see Entry.Context); nil reads
+	// the level alone.
+	Keys *Keys
+
 	events  event.Reader
 	cur     Entry
 	pending []split // reused; a slot is free when its parts are 0
@@ -79,7 +86,7 @@ func (r *Reader) Reset(chunk []byte) {
 // Next advances to the next entry.
 func (r *Reader) Next() bool {
 	for r.events.Next() {
-		e, partial := read(r.events.Event(), r.fields[:0], r.known)
+		e, partial := read(r.events.Event(), r.fields[:0], r.known, r.Keys)
 		r.fields = e.Fields
 		if e.Kubernetes != nil && r.known == nil {
 			// The next records of the chunk most likely repeat this map.
@@ -185,10 +192,10 @@ func (c *Counts) Read(r *Reader) {
 // read makes an entry of an event and reports whether it is a partial
 // line. It walks the body's top-level keys once: a record is read by every
 // destination, and each lookup by key would walk it again.
-func read(ev event.Event, fields []Field, known []byte) (Entry, bool) {
+func read(ev event.Event, fields []Field, known []byte, keys *Keys) (Entry, bool) {
 	e := Entry{Time: ev.Time, Body: ev.Body}
 	var timestamp, logtag []byte
-	bestLevel := len(levelKeys)
+	f := newFound(keys)
 	_ = record.EachKnown(ev.Body, known, func(k, v []byte) bool {
 		fields = append(fields, Field{k, v})
 		switch string(k) {
@@ -205,15 +212,16 @@ func read(ev event.Event, fields []Field, known []byte) (Entry, bool) {
 		case "@timestamp":
 			timestamp, _ = record.Text(v)
 		default:
-			if r := levelRank(k); r < bestLevel {
-				if t, ok := record.Text(v); ok && len(t) > 0 {
-					e.level, bestLevel = t, r
+			if len(k) > 0 && f.keys.first[k[0]] {
+				if t, ok := record.Text(v); ok {
+					f.consider(k, t)
 				}
 			}
 		}
 		return true
 	})
 	e.Fields = fields
+	e.ctx, e.keys, e.ctxComplete, e.spanWeak = f.Context, f.keys, f.complete(), f.spanFromTraceparent
 	// Through an aggregator (router `es` output → `elasticsearch` input) the
 	// event time is when the aggregator received the record; the original
 	// time travels as the Elasticsearch `@timestamp` field.

@@ -327,47 +327,90 @@ func TestLevel(t *testing.T) {
 		{map[string]any{"log": "x", "level": "debug"}, "debug"},
 	}
 	for _, tt := range tests {
-		e, _ := read(event.Event{Body: eventtest.Marshal(tt.body)}, nil, nil)
-		if got := string(e.Level()); got != tt.want {
+		e, _ := read(event.Event{Body: eventtest.Marshal(tt.body)}, nil, nil, nil)
+		if got := string(e.Context().Level); got != tt.want {
 			t.Errorf("%v: level %q, want %q", tt.body, got, tt.want)
 		}
 	}
 	// A CRI message's JSON counts too.
-	e, _ := read(event.Event{Body: eventtest.Marshal(map[string]any{"log": `2026-11-22T10:00:00Z stdout F {"level":"error"}`})}, nil, nil)
-	if string(e.Level()) != "error" {
-		t.Errorf("level of a CRI message: %q", e.Level())
+	e, _ := read(event.Event{Body: eventtest.Marshal(map[string]any{"log": `2026-11-22T10:00:00Z stdout F {"level":"error"}`})}, nil, nil, nil)
+	if string(e.Context().Level) != "error" {
+		t.Errorf("level of a CRI message: %q", e.Context().Level)
+	}
+}
+
+// Trace and span ids come from the record's fields, else the JSON message,
+// best-ranked key first; traceparent gives both; off (no keys) reads none.
+func TestTraceContext(t *testing.T) {
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	defaults := NewKeys(DefaultTraceKeys, DefaultSpanKeys)
+	tests := []struct {
+		name              string
+		keys              *Keys
+		body              map[string]any
+		trace, span, from string
+	}{
+		{"json_message", defaults, map[string]any{"log": `{"msg":"x","trace_id":"abc1","span_id":"def2"}`}, "abc1", "def2", "trace_id"},
+		{"camel_case", defaults, map[string]any{"log": `{"traceId":"abc1","spanId":"def2","level":"info"}`}, "abc1", "def2", "traceId"},
+		{"record_fields_win", defaults, map[string]any{"traceID": "rec1", "spanID": "rec2", "log": `{"trace_id":"json1","span_id":"json2"}`}, "rec1", "rec2", "traceID"},
+		{"record_trace_json_span", defaults, map[string]any{"trace_id": "rec1", "log": `{"span_id":"json2"}`}, "rec1", "json2", "trace_id"},
+		{"best_rank_wins", defaults, map[string]any{"log": `{"dd.trace_id":"123","trace_id":"abc1"}`}, "abc1", "", "trace_id"},
+		{"datadog_tracer", defaults, map[string]any{"log": `{"dd.trace_id":"1234567","dd.span_id":"89"}`}, "1234567", "89", "dd.trace_id"},
+		{"traceparent", defaults, map[string]any{"traceparent": tp}, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "traceparent"},
+		{"span_field_over_traceparent", defaults, map[string]any{"traceparent": tp, "log": `{"span_id":"s1"}`}, "4bf92f3577b34da6a3ce929d0e0e4736", "s1", "traceparent"},
+		{"bad_traceparent", defaults, map[string]any{"traceparent": "00-xyz-01"}, "", "", ""},
+		{"nested_ignored", defaults, map[string]any{"log": `{"ctx":{"trace_id":"no"}}`}, "", "", ""},
+		{"escaped_ignored", defaults, map[string]any{"log": `{"trace_id":"a\"b"}`}, "", "", ""},
+		{"off", nil, map[string]any{"log": `{"trace_id":"abc1","span_id":"def2"}`}, "", "", ""},
+		{"custom_keys", NewKeys([]string{"tid"}, []string{"sid"}), map[string]any{"log": `{"trace_id":"no","tid":"t","sid":"s"}`}, "t", "s", "tid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, _ := read(event.Event{Body: eventtest.Marshal(tt.body)}, nil, nil, tt.keys)
+			c := e.Context()
+			if string(c.TraceID) != tt.trace || string(c.SpanID) != tt.span || c.TraceKey != tt.from {
+				t.Errorf("trace %q span %q from %q, want %q %q from %q", c.TraceID, c.SpanID, c.TraceKey, tt.trace, tt.span, tt.from)
+			}
+		})
 	}
 }
 
 // The scanner agrees with encoding/json on valid objects.
-func FuzzJSONLevel(f *testing.F) {
+func FuzzJSONContext(f *testing.F) {
 	f.Add(`{"level":"warn","msg":"x"}`)
 	f.Add(`{"a":{"level":"no"},"severity":"ERROR","b":[1,"level"]}`)
 	f.Add(`{"msg":"say \"level\":\"x\"","lvl":"debug"}`)
 	f.Add(`{"level":"0","\b":""}`)
 	f.Add(`{"lev\u0065l":"x","level":"a\nb","severity":"y","severity":"z"}`)
+	f.Add(`{"trace_id":"a","traceId":"b","spanId":"c","dd.span_id":"d","x":{"span_id":"e"}}`)
+	keys := NewKeys(DefaultTraceKeys[:4], DefaultSpanKeys) // traceparent's parsing is TestTraceContext's
 	f.Fuzz(func(t *testing.T, s string) {
 		var m map[string]any
 		if json.Unmarshal([]byte(s), &m) != nil {
 			return
 		}
-		got, want := jsonLevel([]byte(s)), wantLevel(t, s)
-		if string(got) != want {
-			t.Fatalf("%s: level %q, encoding/json says %q", s, got, want)
+		got := scanJSON([]byte(s), keys)
+		for _, k := range []struct {
+			names []string
+			got   []byte
+		}{{levelKeys, got.Level}, {keys.trace, got.TraceID}, {keys.span, got.SpanID}} {
+			if want := wantField(t, s, k.names); string(k.got) != want {
+				t.Fatalf("%s: %v: %q, encoding/json says %q", s, k.names, k.got, want)
+			}
 		}
 	})
 }
 
-// wantLevel is jsonLevel's rule applied with encoding/json's tokenizer to a
+// wantField is scanJSON's rule applied with encoding/json's tokenizer to a
 // valid object: of the top-level keys written without escapes, the best
 // ranked whose value is a non-empty string without escapes, the first of
 // equal rank.
-func wantLevel(t *testing.T, s string) string {
+func wantField(t *testing.T, s string, names []string) string {
 	dec := json.NewDecoder(strings.NewReader(s))
 	if _, err := dec.Token(); err != nil { // {
 		t.Fatal(err)
 	}
-	want, best := "", len(levelKeys)
+	want, best := "", len(names)
 	for dec.More() {
 		from := dec.InputOffset()
 		if _, err := dec.Token(); err != nil {
@@ -378,7 +421,7 @@ func wantLevel(t *testing.T, s string) string {
 		if err := dec.Decode(&v); err != nil {
 			t.Fatal(err)
 		}
-		r := levelRank([]byte(strings.Trim(rawKey, `"`)))
+		r := rank(names, []byte(strings.Trim(rawKey, `"`)))
 		if strings.Contains(rawKey, `\`) || r >= best {
 			continue
 		}

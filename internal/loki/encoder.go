@@ -30,6 +30,7 @@ type Stats struct {
 // concurrent use: per-flush state lives in a Batch.
 type Encoder struct {
 	o      Options
+	keys   *entry.Keys    // nil without trace keys
 	labels []config.Field // user labels in order, then kubernetes defaults
 	meta   []config.Field
 	line   lineWriter
@@ -45,7 +46,7 @@ type Encoder struct {
 // Kubernetes defaults, with the label names Grafana's Kubernetes tooling uses.
 var (
 	kubeLabels   = names("namespace", "container", "app")
-	kubeMetadata = names("pod", "pod_id", "container_id", "node", "image", "stream", "level")
+	kubeMetadata = names("pod", "pod_id", "container_id", "node", "image", "stream", "level", "trace_id", "span_id")
 	// Fluent Bit's loki output labels a record without labels so.
 	defaultLabel = pair{name: []byte("job"), value: []byte("fluent-bit")}
 )
@@ -73,6 +74,12 @@ type Options struct {
 	TagPrefix string
 	// MaxBatchBytes (batch_size) bounds a request's entries; 0 means 1 MB.
 	MaxBatchBytes int
+	// TraceKeys and SpanKeys (trace_id_keys, span_id_keys) name the fields
+	// of a record, or of its JSON line, holding trace and span ids, best
+	// first (see entry.Keys). With StructuredMetadataDefaults they become
+	// the structured metadata trace_id and span_id, which Grafana links to
+	// traces; none are read when both are empty.
+	TraceKeys, SpanKeys []string
 }
 
 // New builds an encoder.
@@ -83,7 +90,11 @@ func New(o Options) *Encoder {
 	if o.TagPrefix == "" {
 		o.TagPrefix = kube.DefaultTagPrefix
 	}
-	e := &Encoder{o: o, labels: o.Labels, meta: o.StructuredMetadata, memoLabels: true}
+	var keys *entry.Keys
+	if len(o.TraceKeys)+len(o.SpanKeys) > 0 && o.StructuredMetadataDefaults {
+		keys = entry.NewKeys(o.TraceKeys, o.SpanKeys)
+	}
+	e := &Encoder{o: o, keys: keys, labels: o.Labels, meta: o.StructuredMetadata, memoLabels: true}
 	for _, f := range o.Labels {
 		if f.Path != nil && !f.Path.IsTag() && f.Path.Root() != "kubernetes" {
 			e.memoLabels = false
@@ -188,6 +199,7 @@ type tenantBatch struct {
 func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
 	var r entry.Reader
 	r.Reset(chunk)
+	r.Keys = e.keys
 	b.maxBytes = e.o.MaxBatchBytes
 	b.memo = labelMemo{labels: b.memo.labels[:0], metaEnc: b.memo.metaEnc[:0]}
 	b.rulesOf, b.rules = nil, nil
@@ -240,7 +252,8 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 	kept, size := 0, 0
 	if e.memoMeta && m.metaOK && en.Kubernetes != nil {
 		pre, kept, size = m.metaEnc, m.metaPairs, m.metaSize
-		for i, v := range [][]byte{en.Stream, en.Level()} {
+		ctx := en.Context()
+		for i, v := range [][]byte{en.Stream, ctx.Level, ctx.TraceID, ctx.SpanID} {
 			b.meta = addPair(b.meta, kubeMetadata[5+i], v)
 		}
 	} else {
@@ -260,7 +273,8 @@ func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) e
 			buf = b.addMeta(buf, f, tag, body)
 		}
 		if e.o.StructuredMetadataDefaults {
-			for i, v := range [][]byte{k8s.Pod, k8s.PodID, k8s.ContainerID, k8s.Node, k8s.Image, en.Stream, en.Level()} {
+			ctx := en.Context()
+			for i, v := range [][]byte{k8s.Pod, k8s.PodID, k8s.ContainerID, k8s.Node, k8s.Image, en.Stream, ctx.Level, ctx.TraceID, ctx.SpanID} {
 				b.meta = addPair(b.meta, kubeMetadata[i], v)
 			}
 		}

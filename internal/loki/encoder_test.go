@@ -3,6 +3,7 @@ package loki
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -10,13 +11,13 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/golang/snappy"
 	"github.com/grafana/loki/pkg/push"
 
 	"github.com/kubeship/kubeship/internal/config"
 	"github.com/kubeship/kubeship/internal/delivery"
 	"github.com/kubeship/kubeship/internal/event/eventtest"
 	"github.com/kubeship/kubeship/internal/freelist"
+	"github.com/kubeship/kubeship/internal/loki/lokitest"
 )
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.UTC)
@@ -92,18 +93,14 @@ func decode(t *testing.T, reqs []delivery.Request) []sent {
 	t.Helper()
 	var out []sent
 	for _, r := range reqs {
-		raw, err := snappy.Decode(nil, r.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var pr push.PushRequest
-		if err := pr.Unmarshal(raw); err != nil {
-			t.Fatal(err)
-		}
 		if r.Header["Content-Type"] != "application/x-protobuf" || r.Header["Content-Encoding"] != "snappy" {
 			t.Errorf("headers %v", r.Header)
 		}
-		out = append(out, sent{tenant: r.Header["X-Scope-OrgID"], streams: pr.Streams, size: len(raw)})
+		pr, size, err := lokitest.Decode(r.Header["Content-Type"], r.Header["Content-Encoding"], r.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, sent{tenant: r.Header["X-Scope-OrgID"], streams: pr.Streams, size: size})
 	}
 	return out
 }
@@ -181,6 +178,19 @@ func TestMapping(t *testing.T) {
 			`{_9lives="v", my_label="v"}`, "l", ""},
 		{"empty_values_skipped", config.Map{"labels": "x=$missing"}, map[string]any{"log": "l"},
 			`{job="fluent-bit"}`, "l", ""},
+		// Trace context: structured metadata that Grafana links to traces.
+		{"trace_ids_of_a_json_line", nil, k8sBody(map[string]any{"log": `{"msg":"x","traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7"}`}),
+			`{app="web", container="app", namespace="shop"}`, `{"msg":"x","traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7"}`,
+			"container_id=3f2a image=registry/web:1.2 node=fargate-ip-10-0-1-2 pod=web-7d9f-abcde pod_id=0b6f-11 span_id=00f067aa0ba902b7 stream=stdout trace_id=4bf92f3577b34da6a3ce929d0e0e4736"},
+		{"trace_ids_of_a_traceparent_field", config.Map{"remove_keys": "traceparent"},
+			k8sBody(map[string]any{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}),
+			`{app="web", container="app", namespace="shop"}`, "hello",
+			"container_id=3f2a image=registry/web:1.2 node=fargate-ip-10-0-1-2 pod=web-7d9f-abcde pod_id=0b6f-11 span_id=00f067aa0ba902b7 stream=stdout trace_id=4bf92f3577b34da6a3ce929d0e0e4736"},
+		{"trace_ids_off", config.Map{"trace_id_keys": "off", "span_id_keys": "off"}, k8sBody(map[string]any{"log": `{"trace_id":"abc","span_id":"def"}`}),
+			`{app="web", container="app", namespace="shop"}`, `{"trace_id":"abc","span_id":"def"}`, defaultMeta},
+		{"trace_ids_custom_keys", config.Map{"trace_id_keys": "tid", "span_id_keys": "sid"}, k8sBody(map[string]any{"log": `{"trace_id":"no","tid":"t1","sid":"s1"}`}),
+			`{app="web", container="app", namespace="shop"}`, `{"trace_id":"no","tid":"t1","sid":"s1"}`,
+			"container_id=3f2a image=registry/web:1.2 node=fargate-ip-10-0-1-2 pod=web-7d9f-abcde pod_id=0b6f-11 span_id=s1 stream=stdout trace_id=t1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -735,4 +745,59 @@ func FuzzMetaMemo(f *testing.F) {
 	f.Add(eventtest.Chunk(true, eventtest.Event{Time: t0, Body: k8sBody(nil)}, eventtest.Event{Time: t0, Body: eventtest.FargateBody(2)}))
 	memo, plain := memoEncoders(f, nil)
 	f.Fuzz(func(t *testing.T, chunk []byte) { checkMetaMemo(t, memo, plain, chunk) })
+}
+
+// With pod_log_rules on, a pod's Datadog log processing rules apply to its
+// lines as sent: excluded lines are counted as filtered, masked values
+// never leave; off (the default), the annotation changes nothing.
+func TestPodLogRules(t *testing.T) {
+	withRules := func(line string) map[string]any {
+		b := k8sBody(map[string]any{"log": line})
+		b["kubernetes"].(map[string]any)["annotations"] = map[string]any{"ad.datadoghq.com/app.logs": `[{"log_processing_rules":[
+			{"type":"exclude_at_match","name":"health","pattern":"GET /healthz"},
+			{"type":"mask_sequences","name":"token","pattern":"token=\\w+","replace_placeholder":"token=***"},
+			{"type":"include_at_match","name":"broken","pattern":"("}]}]`}
+		return b
+	}
+	bodies := []map[string]any{withRules("GET /healthz"), withRules("GET /cart token=s3cr3t"), k8sBody(map[string]any{"log": "GET /healthz token=other"})}
+	for _, tt := range []struct {
+		keys     config.Map
+		lines    []string
+		filtered int
+	}{
+		{config.Map{"pod_log_rules": "on", "drop_single_key": "raw"}, []string{"GET /cart token=***", "GET /healthz token=other"}, 1},
+		{config.Map{"pod_log_rules": "on", "drop_single_key": "off"}, []string{`{"log":"GET /cart token=***"}`, `{"log":"GET /healthz token=other"}`}, 1},
+		{config.Map{"drop_single_key": "raw"}, []string{"GET /healthz", "GET /cart token=s3cr3t", "GET /healthz token=other"}, 0},
+	} {
+		cfg, err := parse(tt.keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var events []eventtest.Event
+		for i, b := range bodies {
+			events = append(events, eventtest.Event{Time: t0.Add(time.Duration(i) * time.Second), Body: b})
+		}
+		var b Batch
+		if err := New(options(cfg)).Encode(&b, "app", eventtest.Chunk(true, events...)); err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, s := range decode(t, b.Requests()) {
+			for _, st := range s.streams {
+				for _, e := range st.Entries {
+					lines = append(lines, e.Line)
+				}
+			}
+		}
+		slices.Sort(lines)
+		want := slices.Sorted(slices.Values(tt.lines))
+		if !slices.Equal(lines, want) || b.Stats.Filtered != tt.filtered {
+			t.Errorf("%v: lines %q, %d filtered; want %q, %d", tt.keys, lines, b.Stats.Filtered, want, tt.filtered)
+		}
+		var problems []string
+		b.problems.Each(func(line string, n int) { problems = append(problems, fmt.Sprintf("%d %s", n, line)) })
+		if tt.filtered > 0 && (len(problems) != 1 || !strings.HasPrefix(problems[0], "2 pod shop/web-7d9f-abcde, container app:")) {
+			t.Errorf("%v: problems %q, want the broken rule once for the pod's 2 records", tt.keys, problems)
+		}
+	}
 }
