@@ -212,7 +212,7 @@ func read(ev event.Event, fields []Field, known []byte, keys *Keys) (Entry, bool
 		case "@timestamp":
 			timestamp, _ = record.Text(v)
 		default:
-			if len(k) > 0 && f.keys.first[k[0]] {
+			if f.keys.candidate(k) {
 				if t, ok := record.Text(v); ok {
 					f.consider(k, t)
 				}

@@ -421,7 +421,10 @@ func wantField(t *testing.T, s string, names []string) string {
 		if err := dec.Decode(&v); err != nil {
 			t.Fatal(err)
 		}
-		r := rank(names, []byte(strings.Trim(rawKey, `"`)))
+		r := slices.Index(names, strings.Trim(rawKey, `"`))
+		if r < 0 {
+			r = len(names)
+		}
 		if strings.Contains(rawKey, `\`) || r >= best {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubeship/kubeship/internal/config"
 	"github.com/kubeship/kubeship/internal/event/eventtest"
 )
 
@@ -31,12 +32,16 @@ func chunkOf(oneContainer bool) []byte {
 // BenchmarkEncode measures decode → map → protobuf → snappy for a chunk;
 // ns/record is the figure to compare with Fluent Bit's own outputs.
 func BenchmarkEncode(b *testing.B) {
+	// A third of the lines are JSON with a trace_id: trace_ids_off shows
+	// what reading it and sending it as structured metadata costs.
 	for _, bc := range []struct {
 		name         string
 		oneContainer bool
-	}{{"mixed_pods", false}, {"one_container", true}} {
+		keys         config.Map
+	}{{"mixed_pods", false, nil}, {"one_container", true, nil},
+		{"one_container/trace_ids_off", true, config.Map{"trace_id_keys": "off", "span_id_keys": "off"}}} {
 		b.Run(bc.name, func(b *testing.B) {
-			cfg, err := parse(nil)
+			cfg, err := parse(bc.keys)
 			if err != nil {
 				b.Fatal(err)
 			}

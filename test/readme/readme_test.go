@@ -1,7 +1,10 @@
-// Package readme holds the README to what it shows: every config snippet is
-// (an excerpt of) a file under conf/, every make target exists, every path
-// a command names exists, and the Quick start, run as written with a real
-// Fluent Bit, delivers to Loki and to a Datadog intake.
+// Package readme holds the README, CONTRIBUTING.md and docs/ to what they
+// show: every config snippet is (an excerpt of) a file under conf/, every
+// make target exists, every path a command names exists, every link
+// resolves, the Quick start, run as written with a real Fluent Bit, delivers
+// to Loki and to a Datadog intake, the Troubleshooting section explains
+// every counted reason the sources name, and CONTRIBUTING.md's layout names
+// every package.
 package readme
 
 import (
@@ -29,11 +32,41 @@ type block struct {
 
 func readme(t *testing.T) (string, []block) {
 	t.Helper()
+	return markdown(t, "README.md")
+}
+
+// docs lists the Markdown files whose snippets are held to the repository:
+// the README, CONTRIBUTING.md and docs/*.md, relative to the root.
+func docs(t *testing.T) []string {
+	t.Helper()
+	root := repoRoot(t)
+	more, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []string{"README.md", "CONTRIBUTING.md"}
+	for _, m := range more {
+		rel, _ := filepath.Rel(root, m)
+		files = append(files, rel)
+	}
+	return files
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
 	root, err := host.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join(root, "README.md"))
+	return root
+}
+
+// markdown returns the repository root and the fenced code blocks of the
+// Markdown file rel (relative to the root).
+func markdown(t *testing.T, rel string) (string, []block) {
+	t.Helper()
+	root := repoRoot(t)
+	f, err := os.Open(filepath.Join(root, rel))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,38 +94,41 @@ func readme(t *testing.T) (string, []block) {
 		}
 	}
 	if cur != nil {
-		t.Fatalf("README.md:%d: code block never closed", cur.line)
+		t.Fatalf("%s:%d: code block never closed", rel, cur.line)
 	}
 	return root, blocks
 }
 
 // Config snippets are files under conf/ (or excerpts of one, in order),
 // named in a <!-- file: PATH --> comment above the block, so the tests that
-// run those files test the snippet.
+// run those files test the snippet. The same holds in CONTRIBUTING.md and
+// docs/.
 func TestConfigSnippetsAreShippedFiles(t *testing.T) {
-	root, blocks := readme(t)
-	seen := 0
-	for _, b := range blocks {
-		if b.lang != "ini" && b.lang != "yaml" {
-			continue
+	for _, doc := range docs(t) {
+		root, blocks := markdown(t, doc)
+		seen := 0
+		for _, b := range blocks {
+			if b.lang != "ini" && b.lang != "yaml" {
+				continue
+			}
+			seen++
+			path, ok := strings.CutPrefix(b.marker, "file: ")
+			if !ok || !strings.HasPrefix(path, "conf/") {
+				t.Errorf("%s:%d: a %s snippet needs <!-- file: conf/... --> above it naming the file it shows", doc, b.line, b.lang)
+				continue
+			}
+			content, err := os.ReadFile(filepath.Join(root, path))
+			if err != nil {
+				t.Errorf("%s:%d: %v", doc, b.line, err)
+				continue
+			}
+			if !excerpt(b.lines, strings.Split(string(content), "\n")) {
+				t.Errorf("%s:%d: the snippet is not an excerpt of %s (its lines, whole and in order)", doc, b.line, path)
+			}
 		}
-		seen++
-		path, ok := strings.CutPrefix(b.marker, "file: ")
-		if !ok || !strings.HasPrefix(path, "conf/") {
-			t.Errorf("README.md:%d: a %s snippet needs <!-- file: conf/... --> above it naming the file it shows", b.line, b.lang)
-			continue
+		if seen == 0 && doc == "README.md" {
+			t.Error("no config snippets found in README.md")
 		}
-		content, err := os.ReadFile(filepath.Join(root, path))
-		if err != nil {
-			t.Errorf("README.md:%d: %v", b.line, err)
-			continue
-		}
-		if !excerpt(b.lines, strings.Split(string(content), "\n")) {
-			t.Errorf("README.md:%d: the snippet is not an excerpt of %s (its lines, whole and in order)", b.line, path)
-		}
-	}
-	if seen == 0 {
-		t.Error("no config snippets found in README.md")
 	}
 }
 
@@ -118,9 +154,10 @@ func excerpt(snippet, file []string) bool {
 var makeTarget = regexp.MustCompile(`(?m)^([a-z0-9-]+):`)
 var repoPath = regexp.MustCompile(`(?:^|[\s=])((?:conf|docker|test|docs)/[\w./-]+)`)
 
-// Every make target a shell snippet runs exists, and every file it names.
+// Every make target a shell snippet runs exists, and every file it names,
+// in the README, CONTRIBUTING.md and docs/.
 func TestCommandsNameRealTargetsAndFiles(t *testing.T) {
-	root, blocks := readme(t)
+	root := repoRoot(t)
 	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
 	if err != nil {
 		t.Fatal(err)
@@ -129,27 +166,61 @@ func TestCommandsNameRealTargetsAndFiles(t *testing.T) {
 	for _, m := range makeTarget.FindAllStringSubmatch(string(mk), -1) {
 		targets[m[1]] = true
 	}
-	for _, b := range blocks {
-		if b.lang != "sh" {
-			continue
-		}
-		for _, line := range b.lines {
-			cmd, _, _ := strings.Cut(line, "#")
-			f := strings.Fields(cmd)
-			if len(f) > 0 && f[0] == "make" {
-				for _, arg := range f[1:] {
-					if !strings.Contains(arg, "=") && !targets[arg] {
-						t.Errorf("README.md:%d: make %s: no such target", b.line, arg)
+	for _, doc := range docs(t) {
+		_, blocks := markdown(t, doc)
+		for _, b := range blocks {
+			if b.lang != "sh" {
+				continue
+			}
+			for _, line := range b.lines {
+				cmd, _, _ := strings.Cut(line, "#")
+				f := shellWords(cmd)
+				if len(f) > 0 && f[0] == "make" {
+					for _, arg := range f[1:] {
+						if !strings.Contains(arg, "=") && !targets[arg] {
+							t.Errorf("%s:%d: make %s: no such target", doc, b.line, arg)
+						}
 					}
 				}
-			}
-			for _, m := range repoPath.FindAllStringSubmatch(cmd, -1) {
-				if _, err := os.Stat(filepath.Join(root, m[1])); err != nil {
-					t.Errorf("README.md:%d: %s does not exist", b.line, m[1])
+				for _, m := range repoPath.FindAllStringSubmatch(cmd, -1) {
+					if _, err := os.Stat(filepath.Join(root, m[1])); err != nil {
+						t.Errorf("%s:%d: %s does not exist", doc, b.line, m[1])
+					}
 				}
 			}
 		}
 	}
+}
+
+// shellWords splits a command line into words as a shell does for plain
+// and quoted words: `make bench PERF_FLAGS="-n 5 -repeat 1"` is three.
+func shellWords(cmd string) []string {
+	var words []string
+	var cur strings.Builder
+	in, quote := false, rune(0)
+	for _, c := range cmd {
+		switch {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteRune(c)
+		case c == '"' || c == '\'':
+			quote, in = c, true
+		case c == ' ' || c == '\t':
+			if in {
+				words = append(words, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(c)
+			in = true
+		}
+	}
+	if in {
+		words = append(words, cur.String())
+	}
+	return words
 }
 
 // quickstart returns the README block marked <!-- quickstart:NAME -->.
