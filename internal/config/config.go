@@ -70,8 +70,11 @@ type Config struct {
 	SpanIDKeys         []string
 	MetricsListen      string // host:port, "" when off
 
-	BatchSize   int
-	BatchWait   string // accepted for compatibility, see Keys
+	BatchSize int
+	BatchWait time.Duration // 0: each flush pushes alone; see Keys
+	// Notes are start-up lines that are not warnings (a grafana-loki key
+	// accepted and ignored), one line each.
+	Notes       []string
 	Timeout     time.Duration
 	RetryBudget time.Duration
 
@@ -184,7 +187,11 @@ func Parse(g Getter) (*Config, error) {
 		}
 	}
 	c.BatchSize = r.size("batch_size", 1<<10, 5<<20)
-	c.BatchWait = r.str("batch_wait")
+	if v, from := r.raw("batch_wait"); from == "BatchWait" && v != "" {
+		c.Notes = append(c.Notes, "BatchWait (grafana-loki) is ignored: kubeship acknowledges a chunk only once Loki accepted it; to join concurrent flushes into fewer pushes, set batch_wait with Workers 2 or more")
+	} else if v != "" && v != "0" {
+		c.BatchWait = r.duration("batch_wait")
+	}
 	c.Timeout = r.duration("timeout")
 	c.RetryBudget = r.duration("retry_budget")
 	r.credentialConflicts(c)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -282,4 +283,34 @@ func lenientUnescape(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// batch_wait turns group commit on; grafana-loki's BatchWait, which
+// acknowledged before sending, is accepted and ignored, with a note.
+func TestBatchWait(t *testing.T) {
+	for _, tt := range []struct {
+		keys Map
+		want time.Duration
+		note bool
+		err  string
+	}{
+		{Map{}, 0, false, ""},
+		{Map{"batch_wait": "200ms"}, 200 * time.Millisecond, false, ""},
+		{Map{"batch_wait": "0"}, 0, false, ""},
+		{Map{"BatchWait": "1s"}, 0, true, ""},
+		{Map{"batch_wait": "soon"}, 0, false, "batch_wait: invalid value"},
+	} {
+		keys := Map{"url": "http://127.0.0.1:3100/loki/api/v1/push"}
+		maps.Copy(keys, tt.keys)
+		c, err := Parse(keys)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%v: error %v, want %q", tt.keys, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || c.BatchWait != tt.want || (len(c.Notes) > 0) != tt.note {
+			t.Errorf("%v: %v, notes %q, err %v; want %v, note %v", tt.keys, c.BatchWait, c.Notes, err, tt.want, tt.note)
+		}
+	}
 }

@@ -54,7 +54,7 @@ var Keys = []Key{
 	{Dest: DestLoki, Name: "http_user", Doc: "Basic auth user."},
 	{Dest: DestLoki, Name: "http_passwd", Doc: "Basic auth password.", Secret: true},
 	{Dest: DestLoki, Name: "bearer_token", Doc: "Bearer token sent as `Authorization: Bearer ...`.", Secret: true},
-	{Dest: DestLoki, Name: "batch_wait", Aliases: []string{"BatchWait"}, Doc: "Accepted for grafana-loki configs and ignored: each chunk is pushed when Fluent Bit flushes it (set `Flush` in `[SERVICE]` instead)."},
+	{Dest: DestLoki, Name: "batch_wait", Aliases: []string{"BatchWait"}, Default: "0", Doc: "With `Workers` 2 or more: flushes that run at the same time join one push per tenant, sent when it reaches `batch_size` or `batch_wait` after it opened (e.g. `200ms`); each flush is acknowledged only once Loki accepted its records. Fewer, larger pushes suit Loki's distributors; a flush waits up to `batch_wait`, so keep it well under `retry_budget`. `0` pushes each chunk on its own. grafana-loki's `BatchWait` is accepted and ignored (it acknowledged before sending)."},
 
 	{Dest: DestDatadog, Name: "apikey", Doc: "Datadog API key, sent as `DD-API-KEY`. Required unless `apikey_file` is set; never logged.", Secret: true},
 	{Dest: DestDatadog, Name: "apikey_file", Doc: "File holding the API key (a mounted Kubernetes Secret); read once at start-up, surrounding white space ignored."},

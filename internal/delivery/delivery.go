@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ type Request struct {
 	Body    []byte
 	Header  map[string]string
 	Records int
+	Size    int // the body's size before compression, for joining (see Deliverer.Join)
 	// Split halves the request when the server answers 413; nil when it
 	// holds a single record.
 	Split func() []Request
@@ -90,6 +92,9 @@ type Deliverer struct {
 	// NewBackOff returns the retry schedule; exponential with jitter when nil.
 	NewBackOff func() backoff.BackOff
 	Answers
+	// Join makes one request of requests with the same headers (Loki: one
+	// push of their streams), for DeliverGroup; nil never joins.
+	Join func(reqs []Request) Request
 
 	logged sync.Map // drop reasons logged once
 
@@ -104,6 +109,19 @@ type Deliverer struct {
 type progress struct {
 	done  bool
 	parts []*progress
+	// joined: parts are the progress of the requests a joined request
+	// holds (see DeliverGroup), set before it is sent.
+	joined bool
+}
+
+// finish marks the request done, and the requests a joined one holds.
+func (p *progress) finish() {
+	p.done = true
+	if p.joined {
+		for _, q := range p.parts {
+			q.finish()
+		}
+	}
 }
 
 // ledgerSize bounds the chunks remembered between FLB_RETRY and their
@@ -137,13 +155,118 @@ func (d *Deliverer) Deliver(ctx context.Context, key func() uint64, reqs []Reque
 	return out
 }
 
+// Member is one flush's requests in a group commit (see DeliverGroup).
+type Member struct {
+	Key      func() uint64 // identifies the flush's chunk, as for Deliver
+	Requests []Request
+}
+
+// DeliverGroup sends the requests of flushes that run at the same time as
+// few requests: those with the same headers are joined, up to maxBytes
+// before compression. Each flush's result is OK only once every request
+// holding its records was accepted or permanently rejected; a flush
+// handed back keeps its progress in the ledger, as with Deliver, so what
+// the group had accepted of it is not sent again when it returns. A
+// joined request the server finds too large (413) is sent as the requests
+// it joined.
+func (d *Deliverer) DeliverGroup(ctx context.Context, members []Member, maxBytes int) (Outcome, []Result) {
+	out := Outcome{Dropped: map[string]int{}}
+	keys := make([]func() uint64, len(members))
+	progs := make([][]*progress, len(members))
+	type pending struct {
+		r Request
+		p *progress
+	}
+	var packs [][]pending // in order, each of one header set and within maxBytes
+	for m, mem := range members {
+		var k uint64
+		hashed := false
+		keys[m] = func() uint64 {
+			if !hashed {
+				k, hashed = mem.Key(), true
+			}
+			return k
+		}
+		progs[m] = d.take(keys[m], len(mem.Requests))
+		for i, r := range mem.Requests {
+			if progs[m][i].done {
+				continue
+			}
+			pe := pending{r, progs[m][i]}
+			placed := false
+			for j := range packs {
+				size := 0
+				for _, q := range packs[j] {
+					size += q.r.Size
+				}
+				// A request split by an earlier 413 has halves accepted
+				// already: it is sent alone, as what is left of it.
+				if d.Join != nil && pe.p.parts == nil && packs[j][0].p.parts == nil &&
+					sameHeader(packs[j][0].r.Header, r.Header) && size+r.Size <= maxBytes {
+					packs[j] = append(packs[j], pe)
+					placed = true
+					break
+				}
+			}
+			if !placed {
+				packs = append(packs, []pending{pe})
+			}
+		}
+	}
+	deadline := time.Now().Add(d.Budget)
+	for _, pack := range packs {
+		r, p := pack[0].r, pack[0].p
+		if len(pack) > 1 {
+			reqs := make([]Request, len(pack))
+			p = &progress{joined: true, parts: make([]*progress, len(pack))}
+			for i, q := range pack {
+				reqs[i], p.parts[i] = q.r, q.p
+			}
+			r = d.Join(reqs)
+			r.Split = func() []Request { return reqs }
+		}
+		if !d.send(ctx, r, p, deadline, &out) {
+			break
+		}
+	}
+	results := make([]Result, len(members))
+	for m, prog := range progs {
+		for _, p := range prog {
+			if !p.done {
+				d.keep(keys[m](), prog)
+				results[m] = Retry
+				break
+			}
+		}
+	}
+	out.Result = OK
+	if slices.Contains(results, Retry) {
+		out.Result = Retry
+	}
+	return out, results
+}
+
+// sameHeader reports whether two requests carry the same headers (the
+// same tenant).
+func sameHeader(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
 // send delivers one request, or what of it is not yet done; false means
 // retry later.
 func (d *Deliverer) send(ctx context.Context, r Request, p *progress, deadline time.Time, out *Outcome) bool {
 	if p.done {
 		return true
 	}
-	if p.parts != nil { // split by an earlier 413
+	if p.parts != nil && !p.joined { // split by an earlier 413
 		return d.sendParts(ctx, r, p, deadline, out)
 	}
 	var bo backoff.BackOff
@@ -152,20 +275,20 @@ func (d *Deliverer) send(ctx context.Context, r Request, p *progress, deadline t
 		switch {
 		case resp.Err == nil && resp.Status >= 200 && resp.Status < 300 && (d.Stored == nil || d.Stored(resp.Status)):
 			out.Sent += r.Records
-			p.done = true
+			p.finish()
 			return true
 		case resp.Err == nil && resp.Status >= 200 && resp.Status < 300:
 			d.dropOnce(out, "blocked", r.Records, resp, "the server answered success but stored nothing")
-			p.done = true
+			p.finish()
 			return true
 		case resp.Err != nil && resp.Permanent:
 			d.dropOnce(out, "unsendable", r.Records, resp, "the request can't be sent as it is")
-			p.done = true
+			p.finish()
 			return true
 		case resp.Err == nil && resp.Status == http.StatusRequestEntityTooLarge:
 			if r.Split == nil {
 				d.drop(out, "too_large", r.Records, resp)
-				p.done = true
+				p.finish()
 				return true
 			}
 			return d.sendParts(ctx, r, p, deadline, out)
@@ -178,15 +301,15 @@ func (d *Deliverer) send(ctx context.Context, r Request, p *progress, deadline t
 			out.Sent += r.Records - n
 			out.Dropped["status_400"] += n
 			d.Log.Errorf("%s; %s, not retried%s", describe(resp), why, d.advice(resp))
-			p.done = true
+			p.finish()
 			return true
 		case resp.Err == nil && (resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden):
 			d.dropOnce(out, fmt.Sprintf("status_%d", resp.Status), r.Records, resp, "the server refuses the credentials")
-			p.done = true
+			p.finish()
 			return true
 		case resp.Err == nil && !retryable(resp.Status):
 			d.drop(out, fmt.Sprintf("status_%d", resp.Status), r.Records, resp)
-			p.done = true
+			p.finish()
 			return true
 		}
 		if bo == nil {
@@ -217,7 +340,7 @@ func (d *Deliverer) send(ctx context.Context, r Request, p *progress, deadline t
 // remembering which were accepted.
 func (d *Deliverer) sendParts(ctx context.Context, r Request, p *progress, deadline time.Time, out *Outcome) bool {
 	parts := r.Split()
-	if len(p.parts) != len(parts) {
+	if len(p.parts) != len(parts) && !p.joined {
 		p.parts = make([]*progress, len(parts))
 		for i := range p.parts {
 			p.parts[i] = &progress{}
@@ -228,7 +351,7 @@ func (d *Deliverer) sendParts(ctx context.Context, r Request, p *progress, deadl
 			return false
 		}
 	}
-	p.done = true
+	p.finish()
 	return true
 }
 

@@ -304,3 +304,82 @@ func TestChunkHashedOnlyWhenNeeded(t *testing.T) {
 		t.Errorf("hashed %d times with a ledger to consult, want 1", hashed)
 	}
 }
+
+// joinBodies joins requests as a destination's Join does: one body, the
+// records of all.
+func joinBodies(reqs []Request) Request {
+	var bodies []string
+	j := Request{Header: reqs[0].Header}
+	for _, r := range reqs {
+		bodies = append(bodies, string(r.Body))
+		j.Records += r.Records
+		j.Size += r.Size
+	}
+	j.Body = []byte(strings.Join(bodies, "+"))
+	return j
+}
+
+func sized(body string, records int, tenant string) Request {
+	return Request{Body: []byte(body), Records: records, Size: 10, Header: map[string]string{"X-Scope-OrgID": tenant}}
+}
+
+// A group's requests with the same headers go as one, within maxBytes;
+// each flush is told its own result.
+func TestDeliverGroup(t *testing.T) {
+	tests := []struct {
+		name     string
+		members  [][]Request
+		maxBytes int
+		answers  []Response
+		sent     []string
+		results  []Result
+		accepted int
+	}{
+		{"joined", [][]Request{{sized("a", 1, "")}, {sized("b", 2, "")}, {sized("c", 3, "")}}, 100, nil,
+			[]string{"a+b+c"}, []Result{OK, OK, OK}, 6},
+		{"by_tenant", [][]Request{{sized("a", 1, "x")}, {sized("b", 1, "y")}, {sized("c", 1, "x")}}, 100, nil,
+			[]string{"a+c", "b"}, []Result{OK, OK, OK}, 3},
+		{"within_max_bytes", [][]Request{{sized("a", 1, ""), sized("b", 1, "")}, {sized("c", 1, "")}}, 20, nil,
+			[]string{"a+b", "c"}, []Result{OK, OK}, 3},
+		{"413_sends_the_flushes_apart", [][]Request{{sized("a", 1, "")}, {sized("b", 1, "")}}, 100,
+			[]Response{{Status: 413}}, []string{"a+b", "a", "b"}, []Result{OK, OK}, 2},
+		{"a_failed_part_retries_only_its_flush", [][]Request{{sized("a", 1, "")}, {sized("b", 1, "")}}, 100,
+			[]Response{{Status: 413}, {Status: 204}, {Status: 503, RetryAfter: time.Hour}}, []string{"a+b", "a", "b"}, []Result{OK, Retry}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &script{responses: tt.answers}
+			d, _ := newDeliverer(s, time.Second)
+			d.Join = joinBodies
+			var members []Member
+			for i, reqs := range tt.members {
+				members = append(members, Member{Key: constKey(uint64(i)), Requests: reqs})
+			}
+			out, results := d.DeliverGroup(context.Background(), members, tt.maxBytes)
+			if strings.Join(s.sent[:min(len(s.sent), len(tt.sent))], " ") != strings.Join(tt.sent, " ") {
+				t.Errorf("sent %q, want %q first", s.sent, tt.sent)
+			}
+			if fmt.Sprint(results) != fmt.Sprint(tt.results) || out.Sent != tt.accepted {
+				t.Errorf("results %v, %d accepted; want %v, %d", results, out.Sent, tt.results, tt.accepted)
+			}
+		})
+	}
+}
+
+// A flush of a group that failed returns alone: what the group had accepted
+// of it is not sent again.
+func TestGroupLedger(t *testing.T) {
+	s := &script{responses: []Response{{Status: 413}, {Status: 204}, {Status: 503, RetryAfter: time.Hour}}}
+	d, _ := newDeliverer(s, time.Second)
+	d.Join = joinBodies
+	members := []Member{{Key: constKey(1), Requests: []Request{sized("a", 1, "")}},
+		{Key: constKey(2), Requests: []Request{sized("b", 1, ""), sized("c", 1, "")}}}
+	if _, results := d.DeliverGroup(context.Background(), members, 100); fmt.Sprint(results) != fmt.Sprint([]Result{OK, Retry}) {
+		t.Fatalf("results %v", results)
+	}
+	// The 413 split a+b+c into a, b and c; a was accepted, b was not.
+	s.sent = nil
+	if out := d.Deliver(context.Background(), constKey(2), members[1].Requests); out.Result != OK || strings.Join(s.sent, " ") != "b c" {
+		t.Errorf("returning flush sent %q (%v), want b c", s.sent, out.Result)
+	}
+}

@@ -25,6 +25,13 @@ type Destination interface {
 	Answers() delivery.Answers
 }
 
+// Joiner is a destination whose requests of one tenant can be joined into
+// one (Loki): with batch_wait, the flushes that run at the same time are
+// delivered as fewer, larger requests (see delivery.Deliverer.DeliverGroup).
+type Joiner interface {
+	Join(reqs []delivery.Request) delivery.Request
+}
+
 // Encoded is one chunk's requests and what was counted making them.
 type Encoded struct {
 	Requests []delivery.Request

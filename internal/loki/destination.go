@@ -43,6 +43,9 @@ func options(c *config.Config) Options {
 		TraceKeys: c.TraceIDKeys, SpanKeys: c.SpanIDKeys}
 }
 
+// Join implements destination.Joiner.
+func (d *Destination) Join(reqs []delivery.Request) delivery.Request { return join(reqs) }
+
 // Header implements destination.Destination: basic or bearer authentication.
 func (d *Destination) Header() map[string]string { return d.header }
 

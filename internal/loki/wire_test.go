@@ -2,10 +2,15 @@ package loki
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/grafana/loki/pkg/push"
+
+	"github.com/kubeship/kubeship/internal/delivery"
+	"github.com/kubeship/kubeship/internal/event/eventtest"
+	"github.com/kubeship/kubeship/internal/loki/lokitest"
 )
 
 // wireCase builds the same push request by hand (wire.go) and as pkg/push
@@ -92,4 +97,37 @@ func FuzzWire(f *testing.F) {
 			t.Fatalf("round trip: %v %q", e2.Timestamp, e2.Line)
 		}
 	})
+}
+
+// A joined push holds the streams of the pushes it joins, in order, and is
+// told apart from them only by its size.
+func TestJoin(t *testing.T) {
+	cfg, err := parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := New(options(cfg))
+	var reqs []delivery.Request
+	var want []push.Stream
+	for i := range 3 {
+		var b Batch
+		chunk := eventtest.Chunk(true, eventtest.Event{Time: time.Unix(1700000000, int64(i)), Body: eventtest.FargateBody(i)})
+		if err := enc.Encode(&b, "kube.var.log.containers.x", chunk); err != nil {
+			t.Fatal(err)
+		}
+		r := b.Requests()[0]
+		pr, _, err := lokitest.Decode(r.Header["Content-Type"], r.Header["Content-Encoding"], r.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs, want = append(reqs, r), append(want, pr.Streams...)
+	}
+	j := join(reqs)
+	got, size, err := lokitest.Decode(j.Header["Content-Type"], j.Header["Content-Encoding"], j.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Streams, want) || j.Records != 3 || size != j.Size || j.Size != reqs[0].Size+reqs[1].Size+reqs[2].Size {
+		t.Errorf("joined %d records, %d bytes (%d decoded): %+v\nwant %+v", j.Records, j.Size, size, got.Streams, want)
+	}
 }

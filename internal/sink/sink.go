@@ -42,6 +42,7 @@ type Sink struct {
 	cfg     *config.Config
 	dest    destination.Destination
 	deliver *delivery.Deliverer
+	group   *committer // nil without batch_wait
 	counts  *counters
 	log     Logger
 	seed    maphash.Seed
@@ -86,8 +87,8 @@ func New(g config.Getter, log Logger, version, instance string) (*Sink, error) {
 	}
 	s := build(cfg, dest, sender, log)
 	s.metrics, s.counts.metrics, s.release = set, set, release
-	if cfg.BatchWait != "" {
-		log.Infof("batch_wait is ignored: kubeship pushes each chunk when Fluent Bit flushes it; tune [SERVICE] Flush instead")
+	for _, n := range cfg.Notes {
+		log.Infof("%s", n)
 	}
 	for _, w := range cfg.Warnings {
 		log.Warnf("%s", w)
@@ -114,10 +115,17 @@ func NewWithSender(cfg *config.Config, sender delivery.Sender, log Logger) *Sink
 
 func build(cfg *config.Config, dest destination.Destination, sender delivery.Sender, log Logger) *Sink {
 	ctx, cancel := context.WithCancel(context.Background())
+	d := &delivery.Deliverer{Sender: sender, Budget: cfg.RetryBudget, Log: log, Answers: dest.Answers()}
+	var group *committer
+	if j, ok := dest.(destination.Joiner); ok && cfg.BatchWait > 0 {
+		d.Join = j.Join
+		group = &committer{d: d, wait: cfg.BatchWait, maxBytes: cfg.BatchSize}
+	}
 	return &Sink{
 		cfg:     cfg,
 		dest:    dest,
-		deliver: &delivery.Deliverer{Sender: sender, Budget: cfg.RetryBudget, Log: log, Answers: dest.Answers()},
+		deliver: d,
+		group:   group,
 		counts:  newCounters(log),
 		log:     log,
 		seed:    maphash.MakeSeed(),
@@ -159,13 +167,20 @@ func (s *Sink) Flush(tag string, chunk []byte) Status {
 		h.Write(chunk)
 		return h.Sum64()
 	}
-	out := s.deliver.Deliver(s.ctx, key, enc.Requests)
+	var out delivery.Outcome
+	result := delivery.OK
+	if s.group != nil {
+		out, result = s.group.deliver(s.ctx, delivery.Member{Key: key, Requests: enc.Requests})
+	} else {
+		out = s.deliver.Deliver(s.ctx, key, enc.Requests)
+		result = out.Result
+	}
 
 	s.counts.delivered(out)
 	s.metrics.Retries(out.Retries)
 	switch {
-	case out.Result == delivery.Retry:
-		s.log.Debugf("tag %s: %d records accepted, the rest pending: returning FLB_RETRY", tag, out.Sent)
+	case result == delivery.Retry:
+		s.log.Debugf("tag %s: records pending: returning FLB_RETRY", tag)
 		s.metrics.Flush("retry")
 		return Retry
 	case decodeErr != nil:

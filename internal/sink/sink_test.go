@@ -295,3 +295,74 @@ func TestFilteredAndIgnoredAnnotationsAreCounted(t *testing.T) {
 		t.Errorf("filtered records counted as dropped:\n%s", out)
 	}
 }
+
+// recorder answers 204 (or fail's status) and keeps each request's records.
+type recorder struct {
+	mu      sync.Mutex
+	records []int
+	fail    int
+}
+
+func (r *recorder) Send(_ context.Context, req delivery.Request) delivery.Response {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.records = append(r.records, req.Records)
+	if r.fail != 0 {
+		return delivery.Response{Status: r.fail, RetryAfter: time.Hour}
+	}
+	return delivery.Response{Status: 204}
+}
+
+// With batch_wait, flushes that run at the same time go as one push, and
+// each is answered for its own records.
+func TestGroupCommit(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		fail     int
+		requests []int // records per request
+		want     Status
+	}{
+		{"joined", 0, []int{12}, OK},
+		{"all_retried", 503, []int{12}, Retry},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &recorder{fail: tt.fail}
+			s, _ := newSink(t, config.Map{"batch_wait": "300ms"}, r)
+			var wg sync.WaitGroup
+			got := make([]Status, 4)
+			for i := range got {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					got[i] = s.Flush("tag", chunk(3, fmt.Sprint("flush ", i)))
+				}()
+			}
+			wg.Wait()
+			s.Close()
+			for i, st := range got {
+				if st != tt.want {
+					t.Errorf("flush %d: %v, want %v", i, st, tt.want)
+				}
+			}
+			if fmt.Sprint(r.records) != fmt.Sprint(tt.requests) {
+				t.Errorf("requests of %v records, want %v", r.records, tt.requests)
+			}
+		})
+	}
+}
+
+// A group is sent once it holds batch_size, without waiting for batch_wait.
+func TestGroupSentWhenFull(t *testing.T) {
+	r := &recorder{}
+	s, _ := newSink(t, config.Map{"batch_wait": "1h", "batch_size": "1KB"}, r)
+	done := make(chan Status)
+	go func() { done <- s.Flush("tag", chunk(40, strings.Repeat("x", 100))) }()
+	select {
+	case st := <-done:
+		if st != OK {
+			t.Errorf("status %v", st)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a full group waits for batch_wait")
+	}
+}
