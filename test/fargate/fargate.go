@@ -57,6 +57,39 @@ func Pods() []Pod {
 	}}
 }
 
+// AnnotatedPod is a pod written for the Datadog Agent in every form
+// kubeship honours: per-container unified service tags over the pod's,
+// tag annotations for the pod and the container, and log processing rules
+// (one broken). Its Lines exercise each rule and trace context.
+func AnnotatedPod() Pod {
+	return Pod{
+		Namespace: "shop", Name: "cart-6b8d9f7c5-k7m2n", Container: "cart",
+		UID: "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f", ContainerID: strings.Repeat("ca", 32),
+		Image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/cart:2.0.1", Node: "fargate-ip-10-0-5-12.ec2.internal",
+		Labels: map[string]string{
+			"app.kubernetes.io/name": "cart", "pod-template-hash": "6b8d9f7c5",
+			"tags.datadoghq.com/env": "prod", "tags.datadoghq.com/service": "cart", "tags.datadoghq.com/version": "2.0.0",
+			"tags.datadoghq.com/cart.version": "2.0.1",
+		},
+		Annotations: map[string]string{
+			"ad.datadoghq.com/tags":      `{"team":"checkout","tier":["web","critical"]}`,
+			"ad.datadoghq.com/cart.tags": `["cost-center:cc-42"]`,
+			"ad.datadoghq.com/cart.logs": `[{"source":"java","service":"cart-api","log_processing_rules":[
+				{"type":"exclude_at_match","name":"no_health","pattern":"GET /healthz"},
+				{"type":"mask_sequences","name":"tokens","pattern":"token=\\w+","replace_placeholder":"token=[masked]"},
+				{"type":"include_at_match","name":"broken","pattern":"(unclosed"}]}]`,
+		},
+	}
+}
+
+// AnnotatedLines are AnnotatedPod's lines: a health check its rules
+// exclude, a secret they mask, and a JSON line with OpenTelemetry ids.
+var AnnotatedLines = []string{
+	"GET /healthz 200",
+	"login ok for user 42 token=s3cr3tT0ken",
+	`{"msg":"cart updated","level":"info","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7"}`,
+}
+
 // Tag is the tag the router's `tail` input (Tag kube.*) gives the pod's records.
 func (p Pod) Tag() string { return "kube.var.log.containers." + p.LogFile() }
 
