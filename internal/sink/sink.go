@@ -39,7 +39,6 @@ type Logger interface {
 // Sink is one [OUTPUT] section's state. Flush is safe for concurrent use
 // (Fluent Bit's Workers).
 type Sink struct {
-	cfg     *config.Config
 	dest    destination.Destination
 	deliver *delivery.Deliverer
 	group   *committer // nil without batch_wait
@@ -122,7 +121,6 @@ func build(cfg *config.Config, dest destination.Destination, sender delivery.Sen
 		group = &committer{d: d, wait: cfg.BatchWait, maxBytes: cfg.BatchSize}
 	}
 	return &Sink{
-		cfg:     cfg,
 		dest:    dest,
 		deliver: d,
 		group:   group,
