@@ -9,14 +9,13 @@
 // reserved attributes of the wrong type, a repeated DD-API-KEY or
 // Content-Encoding header and stacked encodings are all refused.
 //
-// It uses the standard library only, so that it stays independent of the
-// client code it checks.
+// It uses the standard library and internal/datadog/datadogtest only, so
+// that it stays independent of the client code it checks. Faults (statuses,
+// delays, resets) are test/faultinject's proxy's, put in front of it.
 package ddintake
 
 import (
 	"bytes"
-	"compress/gzip"
-	"compress/zlib"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -31,6 +30,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/kubeship/kubeship/internal/datadog/datadogtest"
 )
 
 // Documented limits of the intake.
@@ -57,15 +58,6 @@ type Options struct {
 	Log    io.Writer // optional: one line per request (status, entries, bytes)
 }
 
-// Fault replaces the normal handling of the next Count requests; see Inject.
-type Fault struct {
-	Status     int           // answer sent, e.g. 429, 500, 503, 408, 400, 413 (200..599)
-	RetryAfter string        // optional Retry-After header value
-	Count      int           // how many requests (>= 1)
-	Delay      time.Duration // optional: sleep before answering (client timeouts)
-	Accept     bool          // store the entries of a valid payload but still answer Status (duplicates)
-}
-
 // Entry is one accepted log object.
 type Entry struct {
 	Message   string
@@ -77,7 +69,6 @@ type Entry struct {
 	Timestamp int64          // ms since the epoch, 0 when absent
 	Truncated bool           // message was over MaxMessage and cut by the intake
 	Attrs     map[string]any // every field of the log object as decoded JSON, reserved ones included
-	APIKey    string         // the key that sent it (always Options.APIKey, kept for assertions)
 }
 
 // Tag returns the value of the first "key:value" tag. A bare "key" tag
@@ -121,12 +112,10 @@ type Server struct {
 	mu       sync.Mutex
 	entries  []Entry
 	counts   map[int]int
-	faults   []Fault       // Count of the head is what remains of it
 	changed  chan struct{} // closed and replaced whenever entries change
 	closed   bool
 	inflight sync.WaitGroup // Add only under mu while !closed, so Close may Wait
 
-	done      chan struct{} // closed by Close: cuts fault delays short
 	closeOnce sync.Once
 }
 
@@ -146,7 +135,6 @@ func Start(o Options) (*Server, error) {
 		log:     o.Log,
 		counts:  map[int]int{},
 		changed: make(chan struct{}),
-		done:    make(chan struct{}),
 	}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
@@ -157,14 +145,12 @@ func Start(o Options) (*Server, error) {
 func (s *Server) URL() string { return s.url }
 
 // Close stops the server and waits for requests in flight, so nothing is
-// written to Options.Log once it returns. Fault delays are cut short. Calling
-// it again does nothing.
+// written to Options.Log once it returns. Calling it again does nothing.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()
-		close(s.done)
 		_ = s.srv.Close()
 		s.inflight.Wait()
 	})
@@ -205,7 +191,7 @@ func (s *Server) WaitEntries(n int, timeout time.Duration) ([]Entry, error) {
 }
 
 // Requests returns how many answers were sent, by status code (a copy). An
-// answer is counted before it is written, a fault's when the request takes it.
+// answer is counted before it is written.
 func (s *Server) Requests() map[int]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -214,40 +200,6 @@ func (s *Server) Requests() map[int]int {
 		out[k] = v
 	}
 	return out
-}
-
-// Inject queues a fault: once the faults queued before it are used up, the
-// next f.Count requests to Path with method POST get f instead of normal
-// handling (a wrong path or method is answered 404/405 and consumes nothing).
-// A fault answer is counted under f.Status when the request takes the fault,
-// before any Delay, so a client that gave up still finds it in Requests.
-//
-// With Accept, a payload that would have been accepted is stored (then the
-// answer is still f.Status); an invalid one stores nothing.
-//
-// It panics on a Count below 1 or a Status outside 200..599: that is a bug in
-// the test, not a condition to handle.
-func (s *Server) Inject(f Fault) {
-	if f.Count < 1 {
-		panic(fmt.Sprintf("ddintake: Inject: Fault.Count must be >= 1, got %d", f.Count))
-	}
-	if f.Status < 200 || f.Status > 599 {
-		panic(fmt.Sprintf("ddintake: Inject: Fault.Status must be an HTTP status in 200..599, got %d", f.Status))
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, f)
-}
-
-// Reset forgets entries, answer counts and queued faults.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.entries = nil
-	s.counts = map[int]int{}
-	s.faults = nil
-	close(s.changed)
-	s.changed = make(chan struct{})
 }
 
 // outcome is what the intake makes of one request.
@@ -271,67 +223,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	defer s.inflight.Done()
 
 	wire := &countingReader{r: r.Body}
-	// Step 1: neither consumes a fault, which model the intake itself.
-	if r.URL.Path != Path {
-		s.finish(w, r, wire, nil, outcome{status: http.StatusNotFound, detail: "no such path: the logs intake is POST " + Path})
-		return
-	}
-	if r.Method != http.MethodPost {
+	var o outcome
+	switch {
+	case r.URL.Path != Path: // step 1
+		o = outcome{status: http.StatusNotFound, detail: "no such path: the logs intake is POST " + Path}
+	case r.Method != http.MethodPost:
 		w.Header().Set("Allow", http.MethodPost)
-		s.finish(w, r, wire, nil, outcome{status: http.StatusMethodNotAllowed, detail: "method " + r.Method + " not allowed: use POST"})
-		return
+		o = outcome{status: http.StatusMethodNotAllowed, detail: "method " + r.Method + " not allowed: use POST"}
+	default:
+		o = s.check(r, wire)
+		o.encoding = r.Header.Get("Content-Encoding")
 	}
-
-	if f, ok := s.takeFault(); ok {
-		var o outcome
-		if f.Accept {
-			o = s.parse(r, wire)
-		}
-		drain(wire)
-		if f.Delay > 0 {
-			t := time.NewTimer(f.Delay)
-			select {
-			case <-t.C:
-			case <-r.Context().Done(): // the client gave up
-			case <-s.done:
-			}
-			t.Stop()
-		}
-		fo := outcome{status: f.Status, detail: "injected fault", raw: o.raw, encoding: r.Header.Get("Content-Encoding")}
-		if f.Accept && o.status == http.StatusAccepted {
-			fo.entries = o.entries
-		}
-		if f.RetryAfter != "" {
-			w.Header().Set("Retry-After", f.RetryAfter)
-		}
-		s.finish(w, r, wire, &f, fo)
-		return
-	}
-
-	o := s.parse(r, wire)
-	s.finish(w, r, wire, nil, o)
-}
-
-// takeFault dequeues one use of the head fault and counts its answer.
-func (s *Server) takeFault() (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.faults) == 0 {
-		return Fault{}, false
-	}
-	f := s.faults[0]
-	s.faults[0].Count--
-	if s.faults[0].Count == 0 {
-		s.faults = s.faults[1:]
-	}
-	s.counts[f.Status]++
-	return f, true
+	s.finish(w, r, wire, o)
 }
 
 // finish stores, counts, logs and answers. Storing and counting happen before
 // the answer is written, so a client that has it finds them in Entries and
 // Requests.
-func (s *Server) finish(w http.ResponseWriter, r *http.Request, wire *countingReader, fault *Fault, o outcome) {
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, wire *countingReader, o outcome) {
 	drain(wire)
 	s.mu.Lock()
 	if len(o.entries) > 0 {
@@ -339,13 +248,11 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, wire *countingRe
 		close(s.changed)
 		s.changed = make(chan struct{})
 	}
-	if fault == nil { // a fault was counted when taken
-		s.counts[o.status]++
-	}
+	s.counts[o.status]++
 	s.mu.Unlock()
 
 	// Logged before answering, so a client that has the answer finds the line.
-	s.logf(r, wire, fault, o)
+	s.logf(r, wire, o)
 
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(o.status)
@@ -356,7 +263,7 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, wire *countingRe
 	}
 }
 
-func (s *Server) logf(r *http.Request, wire *countingReader, fault *Fault, o outcome) {
+func (s *Server) logf(r *http.Request, wire *countingReader, o outcome) {
 	if s.log == nil {
 		return
 	}
@@ -364,12 +271,7 @@ func (s *Server) logf(r *http.Request, wire *countingReader, fault *Fault, o out
 	if o.encoding != "" {
 		line += " encoding=" + strconv.Quote(o.encoding)
 	}
-	if fault != nil {
-		line += " fault"
-		if fault.Delay > 0 {
-			line += " delay=" + fault.Delay.String()
-		}
-	} else if o.detail != "" {
+	if o.detail != "" {
 		line += " detail=" + strconv.Quote(o.detail)
 	}
 	s.logMu.Lock()
@@ -392,13 +294,7 @@ func fail(status int, format string, args ...any) outcome {
 	return outcome{status: status, detail: fmt.Sprintf(format, args...)}
 }
 
-// parse applies steps 2 to 7 of the intake's validation.
-func (s *Server) parse(r *http.Request, wire *countingReader) outcome {
-	o := s.check(r, wire)
-	o.encoding = r.Header.Get("Content-Encoding")
-	return o
-}
-
+// check applies steps 2 to 7 of the intake's validation.
 func (s *Server) check(r *http.Request, wire *countingReader) outcome {
 	// Step 2. Constant time, and the detail never echoes what was sent.
 	keys := r.Header.Values("DD-API-KEY")
@@ -421,33 +317,16 @@ func (s *Server) check(r *http.Request, wire *countingReader) outcome {
 
 	// Step 4. Content codings are case-insensitive (RFC 9110 8.4.1); a
 	// stack of codings is not something Datadog documents, so it is refused.
-	var body io.Reader = wire
+	// HTTP "deflate" is the zlib format; raw DEFLATE fails here, as it may
+	// with real servers.
 	encs := r.Header.Values("Content-Encoding")
 	if len(encs) > 1 {
 		return fail(http.StatusBadRequest, "Content-Encoding given %d times: want one of gzip, deflate, identity", len(encs))
 	}
-	enc := ""
-	if len(encs) == 1 {
-		enc = strings.ToLower(strings.TrimSpace(encs[0]))
-	}
-	switch enc {
-	case "", "identity":
-	case "gzip":
-		zr, err := gzip.NewReader(wire)
-		if err != nil {
-			return fail(http.StatusBadRequest, "body is not gzip: %v", err)
-		}
-		body = zr
-	case "deflate":
-		// HTTP "deflate" is the zlib format (RFC 9110 8.4.1.2); raw
-		// DEFLATE fails here, as it may with real servers.
-		zr, err := zlib.NewReader(wire)
-		if err != nil {
-			return fail(http.StatusBadRequest, "body is not deflate (zlib): %v", err)
-		}
-		body = zr
-	default:
-		return fail(http.StatusBadRequest, "Content-Encoding %q not supported: want gzip, deflate or identity", encs[0])
+	enc := r.Header.Get("Content-Encoding")
+	body, err := datadogtest.Uncompress(enc, wire)
+	if err != nil {
+		return fail(http.StatusBadRequest, "%v", err)
 	}
 
 	// Step 5. One byte past the limit is enough to know; memory stays bounded
@@ -467,14 +346,11 @@ func (s *Server) check(r *http.Request, wire *countingReader) outcome {
 
 	o := decodeLogs(raw)
 	o.raw = n
-	for i := range o.entries {
-		o.entries[i].APIKey = s.key
-	}
 	return o
 }
 
 func encodingName(enc string) string {
-	if enc == "" {
+	if enc = strings.ToLower(strings.TrimSpace(enc)); enc == "" {
 		return "identity"
 	}
 	return enc

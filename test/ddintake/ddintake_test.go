@@ -3,13 +3,9 @@ package ddintake
 import (
 	"bytes"
 	"compress/flate"
-	"compress/gzip"
-	"compress/zlib"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -18,6 +14,9 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/kubeship/kubeship/internal/datadog/datadogtest"
+	"github.com/kubeship/kubeship/test/proc"
 )
 
 const testKey = "0123456789abcdef-test-key"
@@ -140,21 +139,8 @@ func apiErr(t *testing.T, r response) (title, detail string) {
 	return e.Errors[0].Title, e.Errors[0].Detail
 }
 
-func gzipped(b []byte) []byte {
-	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	_, _ = w.Write(b)
-	_ = w.Close()
-	return buf.Bytes()
-}
-
-func zlibbed(b []byte) []byte {
-	var buf bytes.Buffer
-	w := zlib.NewWriter(&buf)
-	_, _ = w.Write(b)
-	_ = w.Close()
-	return buf.Bytes()
-}
+func gzipped(b []byte) []byte { return datadogtest.Compress("gzip", b) }
+func zlibbed(b []byte) []byte { return datadogtest.Compress("deflate", b) }
 
 // rawDeflated is DEFLATE without the zlib wrapper HTTP "deflate" means.
 func rawDeflated(b []byte) []byte {
@@ -246,9 +232,8 @@ func fullEntries() []Entry {
 			"hostname": "node-1", "service": "api", "status": "info", "timestamp": float64(1700000000123),
 			"kubernetes": map[string]any{"pod_name": "p"}, "count": float64(3),
 		},
-		APIKey: testKey,
 	}, {
-		Message: "second", Attrs: map[string]any{"message": "second"}, APIKey: testKey,
+		Message: "second", Attrs: map[string]any{"message": "second"},
 	}}
 }
 
@@ -527,176 +512,35 @@ func TestTruncatesMessagesOverOneMiB(t *testing.T) {
 	}
 }
 
-func TestFaults(t *testing.T) {
-	valid := logs("m", 1)
-	type step struct {
-		body       []byte
-		edits      []edit
-		status     int
-		retryAfter string
-	}
-	for _, tc := range []struct {
-		name     string
-		faults   []Fault
-		steps    []step
-		entries  int
-		requests map[int]int
-	}{
-		{"status_and_retry_after_for_count_requests",
-			[]Fault{{Status: 429, RetryAfter: "7", Count: 2}},
-			[]step{{valid, nil, 429, "7"}, {valid, nil, 429, "7"}, {valid, nil, 202, ""}},
-			1, map[int]int{429: 2, 202: 1}},
-		{"no_retry_after_unless_asked",
-			[]Fault{{Status: 503, Count: 1}},
-			[]step{{valid, nil, 503, ""}, {valid, nil, 202, ""}},
-			1, map[int]int{503: 1, 202: 1}},
-		{"queued_faults_used_in_order",
-			[]Fault{{Status: 500, Count: 1}, {Status: 408, Count: 1}, {Status: 401, Count: 1}},
-			[]step{{valid, nil, 500, ""}, {valid, nil, 408, ""}, {valid, nil, 401, ""}, {valid, nil, 202, ""}},
-			1, map[int]int{500: 1, 408: 1, 401: 1, 202: 1}},
-		{"precede_key_and_payload_checks",
-			[]Fault{{Status: 413, Count: 2}},
-			[]step{{valid, []edit{withKey("wrong-key-4711")}, 413, ""}, {[]byte("junk"), nil, 413, ""}, {valid, []edit{withKey("wrong-key-4711")}, 403, ""}},
-			0, map[int]int{413: 2, 403: 1}},
-		{"wrong_path_or_method_consumes_none",
-			[]Fault{{Status: 500, Count: 1}},
-			[]step{{valid, []edit{withPath("/v1/input")}, 404, ""}, {nil, []edit{withMethod(http.MethodGet)}, 405, ""}, {valid, nil, 500, ""}, {valid, nil, 202, ""}},
-			1, map[int]int{404: 1, 405: 1, 500: 1, 202: 1}},
-		{"accept_stores_but_answers_status",
-			[]Fault{{Status: 500, Count: 1, Accept: true}},
-			[]step{{valid, nil, 500, ""}, {valid, nil, 202, ""}},
-			2, map[int]int{500: 1, 202: 1}},
-		{"accept_stores_nothing_invalid",
-			[]Fault{{Status: 503, Count: 2, Accept: true}},
-			[]step{{[]byte("junk"), nil, 503, ""}, {valid, []edit{withKey("wrong-key-4711")}, 503, ""}},
-			0, map[int]int{503: 2}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := start(t, Options{})
-			for _, f := range tc.faults {
-				s.Inject(f)
-			}
-			for i, st := range tc.steps {
-				r := send(t, s, st.body, st.edits...)
-				if r.status != st.status {
-					t.Fatalf("request %d: status %d, want %d (%s)", i, r.status, st.status, r.body)
-				}
-				if got := r.header.Get("Retry-After"); got != st.retryAfter {
-					t.Errorf("request %d: Retry-After %q, want %q", i, got, st.retryAfter)
-				}
-				if r.status != 202 {
-					apiErr(t, r)
-				}
-			}
-			if es := s.Entries(); len(es) != tc.entries {
-				t.Errorf("%d entries, want %d", len(es), tc.entries)
-			}
-			if got := s.Requests(); !reflect.DeepEqual(got, tc.requests) {
-				t.Errorf("Requests %v, want %v", got, tc.requests)
-			}
-		})
-	}
-}
-
-func TestFaultDelayAnswersLate(t *testing.T) {
-	s := start(t, Options{})
-	const delay = 150 * time.Millisecond
-	s.Inject(Fault{Status: 202, Count: 1, Delay: delay, Accept: true})
-	begin := time.Now()
-	wantStatus(t, send(t, s, logs("m", 1)), http.StatusAccepted)
-	if took := time.Since(begin); took < delay {
-		t.Errorf("answered after %s, want at least %s", took, delay)
-	}
-	if n := len(s.Entries()); n != 1 {
-		t.Errorf("%d entries, want 1", n)
-	}
-}
-
-func TestFaultDelayMakesClientsTimeOut(t *testing.T) {
-	s := start(t, Options{})
-	s.Inject(Fault{Status: 408, Count: 1, Delay: 5 * time.Second})
-	begin := time.Now()
-	_, err := post(&http.Client{Timeout: 100 * time.Millisecond}, s, logs("m", 1))
-	var ne net.Error
-	if !errors.As(err, &ne) || !ne.Timeout() {
-		t.Fatalf("got %v, want a client timeout", err)
-	}
-	if took := time.Since(begin); took > 2*time.Second {
-		t.Errorf("client gave up after %s, want about 100ms", took)
-	}
-	// The fault is used up by the request that timed out; the next one is
-	// handled normally and not held behind the abandoned delay.
-	begin = time.Now()
-	wantStatus(t, send(t, s, logs("m", 1)), http.StatusAccepted)
-	if took := time.Since(begin); took > 2*time.Second {
-		t.Errorf("next request took %s", took)
-	}
-	if got := s.Requests(); !reflect.DeepEqual(got, map[int]int{408: 1, 202: 1}) {
-		t.Errorf("Requests %v, want map[202:1 408:1]", got)
-	}
-}
-
-func TestInjectRefusesMeaninglessFaults(t *testing.T) {
-	s := start(t, Options{})
-	for _, tc := range []struct {
-		name  string
-		fault Fault
-		want  string
-	}{
-		{"count_zero", Fault{Status: 500}, "Count must be >= 1, got 0"},
-		{"status_zero", Fault{Count: 1}, "Status must be an HTTP status in 200..599, got 0"},
-		{"status_600", Fault{Status: 600, Count: 1}, "got 600"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			defer func() {
-				p := recover()
-				if p == nil || !strings.Contains(fmt.Sprint(p), tc.want) {
-					t.Errorf("panic %v, want one saying %q", p, tc.want)
-				}
-			}()
-			s.Inject(tc.fault)
-		})
-	}
-	wantStatus(t, send(t, s, logs("m", 1)), http.StatusAccepted)
-}
-
 func TestConcurrentRequests(t *testing.T) {
-	const workers, perWorker, perRequest, faults = 8, 20, 5, 10
+	const workers, perWorker, perRequest = 8, 20, 5
 	// A plain bytes.Buffer is not safe for concurrent writes: the server must
 	// serialise its log lines (the race detector sees it if not).
 	var log bytes.Buffer
 	s := start(t, Options{Log: &log})
-	s.Inject(Fault{Status: 503, Count: faults})
 	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < perWorker; {
+		wg.Go(func() {
+			for i := range perWorker {
 				body := gzipped(logs(fmt.Sprintf("w%d-r%d-", w, i), perRequest))
 				r, err := post(http.DefaultClient, s, body, withHeader("Content-Encoding", "gzip"))
+				if err == nil && r.status != 202 {
+					err = fmt.Errorf("worker %d: status %d: %s", w, r.status, r.body)
+				}
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				switch r.status {
-				case 202:
-					i++
-				case 503: // retry, as a client would
-				default:
-					t.Errorf("worker %d: status %d: %s", w, r.status, r.body)
-					return
-				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	if got, want := s.Requests(), map[int]int{503: faults, 202: workers * perWorker}; !reflect.DeepEqual(got, want) {
+	if got, want := s.Requests(), map[int]int{202: workers * perWorker}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Requests %v, want %v", got, want)
 	}
 	s.Close() // waits for handlers: the log is complete
-	if n := strings.Count(log.String(), "\n"); n != faults+workers*perWorker {
-		t.Errorf("%d log lines, want one per request (%d)", n, faults+workers*perWorker)
+	if n := strings.Count(log.String(), "\n"); n != workers*perWorker {
+		t.Errorf("%d log lines, want one per request (%d)", n, workers*perWorker)
 	}
 	es := s.Entries()
 	if len(es) != workers*perWorker*perRequest {
@@ -713,28 +557,6 @@ func TestConcurrentRequests(t *testing.T) {
 			t.Fatalf("worker %d: entry %d arrived where %d was due", w, got, next[w])
 		}
 		next[w]++
-	}
-}
-
-func TestResetForgetsEverything(t *testing.T) {
-	s := start(t, Options{})
-	wantStatus(t, send(t, s, logs("old", 2)), http.StatusAccepted)
-	s.Inject(Fault{Status: 500, Count: 1})
-	wantStatus(t, send(t, s, logs("old", 1)), http.StatusInternalServerError)
-	s.Inject(Fault{Status: 503, Count: 5})
-	s.Reset()
-	if es := s.Entries(); len(es) != 0 {
-		t.Errorf("%d entries after Reset", len(es))
-	}
-	if got := s.Requests(); len(got) != 0 {
-		t.Errorf("Requests %v after Reset, want none", got)
-	}
-	wantStatus(t, send(t, s, logs("new", 1)), http.StatusAccepted) // the queued 503s are gone
-	if got := messages(s.Entries()); !reflect.DeepEqual(got, []string{"new0"}) {
-		t.Errorf("messages %q after Reset, want [new0]", got)
-	}
-	if got := s.Requests(); !reflect.DeepEqual(got, map[int]int{202: 1}) {
-		t.Errorf("Requests %v, want map[202:1]", got)
 	}
 }
 
@@ -798,9 +620,8 @@ func TestWaitEntries(t *testing.T) {
 	t.Run("times_out_saying_what_arrived", func(t *testing.T) {
 		s := start(t, Options{})
 		wantStatus(t, send(t, s, logs("m", 1)), http.StatusAccepted)
-		s.Inject(Fault{Status: 429, Count: 2})
-		wantStatus(t, send(t, s, logs("m", 1)), 429)
-		wantStatus(t, send(t, s, logs("m", 1)), 429)
+		wantStatus(t, send(t, s, logs("m", 1), withKey("wrong-key-4711")), 403)
+		wantStatus(t, send(t, s, logs("m", 1), withKey("wrong-key-4711")), 403)
 		const timeout = 200 * time.Millisecond
 		begin := time.Now()
 		es, err := s.WaitEntries(5, timeout)
@@ -808,7 +629,7 @@ func TestWaitEntries(t *testing.T) {
 		if err == nil {
 			t.Fatalf("WaitEntries(5) with 1 entry succeeded with %d entries", len(es))
 		}
-		want := "ddintake: 1 of 5 entries accepted after 200ms (answers so far: 202×1, 429×2)"
+		want := "ddintake: 1 of 5 entries accepted after 200ms (answers so far: 202×1, 403×2)"
 		if err.Error() != want {
 			t.Errorf("error %q\nwant  %q", err, want)
 		}
@@ -818,33 +639,14 @@ func TestWaitEntries(t *testing.T) {
 	})
 }
 
-// lockedBuffer is an io.Writer tests may read while the server writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestLogsOneLinePerRequest(t *testing.T) {
-	var log lockedBuffer
+	var log proc.Log // read while the server writes
 	s := start(t, Options{Log: &log})
 	raw := logs("m", 2)
 	wire := gzipped(raw)
 	wantStatus(t, send(t, s, wire, withHeader("Content-Encoding", "gzip")), 202)
 	wantStatus(t, send(t, s, raw, withKey("wrong-key-4711")), 403)
-	s.Inject(Fault{Status: 429, Count: 1})
-	wantStatus(t, send(t, s, raw), 429)
+	wantStatus(t, send(t, s, raw, withPath("/v1/input")), 404)
 	s.Close() // waits for handlers: the log is complete
 
 	lines := strings.Split(strings.TrimSuffix(log.String(), "\n"), "\n")
@@ -854,7 +656,7 @@ func TestLogsOneLinePerRequest(t *testing.T) {
 	for i, want := range [][]string{
 		{"-> 202", "entries=2", fmt.Sprintf("bytes=%d", len(raw)), fmt.Sprintf("wire=%d", len(wire)), `encoding="gzip"`},
 		{"-> 403", "entries=0", "API key is invalid"},
-		{"-> 429", "entries=0", "fault"},
+		{"-> 404", "entries=0", "no such path"},
 	} {
 		for _, w := range want {
 			if !strings.Contains(lines[i], w) {
@@ -869,27 +671,10 @@ func TestLogsOneLinePerRequest(t *testing.T) {
 	}
 }
 
-func TestCloseCutsDelaysAndStopsServing(t *testing.T) {
+func TestCloseStopsServing(t *testing.T) {
 	s := start(t, Options{})
-	s.Inject(Fault{Status: 503, Count: 1, Delay: time.Minute})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_, _ = post(http.DefaultClient, s, logs("m", 1)) // any outcome: the server goes away
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for s.Requests()[503] == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the delayed request never reached the server")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	begin := time.Now()
+	wantStatus(t, send(t, s, logs("m", 1)), http.StatusAccepted)
 	s.Close()
-	if took := time.Since(begin); took > 5*time.Second {
-		t.Errorf("Close took %s with a delayed request in flight", took)
-	}
-	<-done
 	s.Close() // a second Close does nothing
 	if _, err := post(&http.Client{Timeout: 2 * time.Second}, s, logs("m", 1)); err == nil {
 		t.Error("request after Close succeeded")

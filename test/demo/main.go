@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kubeship/kubeship/internal/event/eventtest"
+	"github.com/kubeship/kubeship/internal/loki/lokitest"
 	"github.com/kubeship/kubeship/test/fargate"
 	"github.com/kubeship/kubeship/test/fluentbit"
 	"github.com/kubeship/kubeship/test/lokiserver"
@@ -202,22 +203,9 @@ func print(streams []lokiserver.Stream) {
 	}
 	fmt.Printf("\n%d entries arrived in %d streams (LogQL {cluster=\"demo\"}):\n", n, len(streams))
 	for _, st := range streams {
-		fmt.Println("\n" + selector(st.Labels))
+		fmt.Println("\n" + lokitest.Labels(st.Labels))
 		for _, e := range st.Entries {
-			fmt.Printf("  %s  %s\n      %s\n", e.Time.UTC().Format(time.RFC3339Nano), e.Line, selector(e.Metadata))
+			fmt.Printf("  %s  %s\n      %s\n", e.Time.UTC().Format(time.RFC3339Nano), e.Line, lokitest.Labels(e.Metadata))
 		}
 	}
-}
-
-func selector(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%q", k, m[k])
-	}
-	return "{" + strings.Join(parts, ", ") + "}"
 }

@@ -10,24 +10,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kubeship/kubeship/test/ddintake"
 	"github.com/kubeship/kubeship/test/fargate"
+	"github.com/kubeship/kubeship/test/faultinject"
 	"github.com/kubeship/kubeship/test/fluentbit"
 	"github.com/kubeship/kubeship/test/host"
 	"github.com/kubeship/kubeship/test/lokiserver"
 )
 
-var (
-	lokiOnce sync.Once
-	loki     *lokiserver.Server
-	lokiErr  error
-	ctx      = context.Background()
-)
+var ctx = context.Background()
 
 func TestMain(m *testing.M) {
 	if bin, err := fluentbit.Find(); err == nil {
@@ -36,20 +32,8 @@ func TestMain(m *testing.M) {
 		fmt.Printf("e2e: SKIPPING every real-Fluent-Bit test: %v\n", err)
 	}
 	code := m.Run()
-	if loki != nil {
-		loki.Stop()
-	}
+	lokiserver.StopShared() // the tests that do not restart Loki share one
 	os.Exit(code)
-}
-
-// sharedLoki starts one Loki for the tests that do not restart it.
-func sharedLoki(t *testing.T) *lokiserver.Server {
-	t.Helper()
-	lokiOnce.Do(func() { loki, lokiErr = lokiserver.Start(lokiserver.Options{}) })
-	if lokiErr != nil {
-		t.Fatalf("real Loki: %v", lokiErr)
-	}
-	return loki
 }
 
 // env is one test's Fluent Bit inputs: log files, pod metadata, storage.
@@ -239,7 +223,7 @@ func appOf(p fargate.Pod) string {
 // labels, metadata and nanosecond time, including a line the runtime split.
 func TestFargatePipelineToLoki(t *testing.T) {
 	e := newEnv(t)
-	s := sharedLoki(t)
+	s := lokiserver.Shared(t, lokiserver.Options{})
 	e.write(40, true)
 	e.start(e.config("", false, kubeshipOutput(s.PushURL(), e.run, "")))
 	e.checkLoki(s, 60*time.Second)
@@ -249,7 +233,7 @@ func TestFargatePipelineToLoki(t *testing.T) {
 // kubeship reads their time, stream and message and joins split lines.
 func TestFargateRawCRILinesToLoki(t *testing.T) {
 	e := newEnv(t)
-	s := sharedLoki(t)
+	s := lokiserver.Shared(t, lokiserver.Options{})
 	e.write(20, true)
 	e.start(e.config("", true, kubeshipOutput(s.PushURL(), e.run, "")))
 	e.checkLoki(s, 60*time.Second)
@@ -260,7 +244,7 @@ func TestFargateRawCRILinesToLoki(t *testing.T) {
 // kubeship. The original tag and event time cross the hop.
 func TestAggregatorToLoki(t *testing.T) {
 	e := newEnv(t)
-	s := sharedLoki(t)
+	s := lokiserver.Shared(t, lokiserver.Options{})
 	port, err := lokiserver.FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -382,5 +366,105 @@ func TestFargatePipelineToDatadog(t *testing.T) {
 	}
 	if len(entries) > 0 {
 		t.Logf("a sample entry as the intake received it: %+v", entries[0].Attrs)
+	}
+}
+
+// A pod written for the Datadog Agent, through the Fargate router's real
+// pipeline (tail, CRI parser, kubernetes filter) to both destinations: its
+// log processing rules keep the health check and the secret out of both,
+// and its trace ids arrive in each destination's form.
+func TestAnnotatedPodThroughFluentBit(t *testing.T) {
+	e := newEnv(t)
+	p := fargate.AnnotatedPod()
+	e.pods = []fargate.Pod{p}
+	if err := fargate.WriteMeta(e.meta, e.pods); err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now().Add(-time.Minute).Truncate(time.Microsecond)
+	var lines []fargate.Line
+	for i, text := range fargate.AnnotatedLines {
+		lines = append(lines, fargate.Line{Time: base.Add(time.Duration(i) * time.Millisecond), Stream: "stdout", Text: text})
+	}
+	if err := fargate.WriteLogs(e.logs, p, lines); err != nil {
+		t.Fatal(err)
+	}
+	const key = "e2e0123456789abcdef0123456789abc"
+	dd, err := ddintake.Start(ddintake.Options{APIKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dd.Close()
+	s := lokiserver.Shared(t, lokiserver.Options{})
+	e.start(e.config("", false, kubeshipOutput(s.PushURL(), e.run, "    pod_log_rules on\n")+
+		fmt.Sprintf("[OUTPUT]\n    Name kubeship\n    Match kube.*\n    destination datadog\n    apikey %s\n    url %s\n    cluster_name e2e\n", key, dd.URL())))
+
+	masked := "login ok for user 42 token=[masked]"
+	streams, err := s.WaitFor(ctx, "", fmt.Sprintf(`{run=%q}`, e.run), 2, 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range streams {
+		for _, en := range st.Entries {
+			got = append(got, en.Line)
+			if strings.HasPrefix(en.Line, "{") && en.Metadata["trace_id"] != "4bf92f3577b34da6a3ce929d0e0e4736" {
+				t.Errorf("Loki: trace metadata %v", en.Metadata)
+			}
+		}
+	}
+	if !slices.Equal(got, []string{masked, fargate.AnnotatedLines[2]}) {
+		t.Errorf("Loki lines %q, want the masked line and the JSON line", got)
+	}
+	entries, err := dd.WaitEntries(2, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the health check must not follow
+	if n := len(dd.Entries()); n != 2 || entries[0].Message != masked || entries[1].Attrs["dd.trace_id"] != "11803532876627986230" {
+		t.Errorf("Datadog: %d logs, first %q, second's dd.trace_id %v", n, entries[0].Message, entries[1].Attrs["dd.trace_id"])
+	}
+	if v, _ := entries[0].Tag("version"); v != "2.0.1" {
+		t.Errorf("Datadog: version %q, want the container's 2.0.1 (tags %v)", v, entries[0].DDTags)
+	}
+}
+
+// Group commit through a real Fluent Bit: one small chunk per container
+// and flush, as on an aggregator, with Workers 8. batch_wait joins the
+// flushes that run at the same time into far fewer pushes, and every line
+// still arrives exactly once.
+func TestGroupCommitThroughFluentBit(t *testing.T) {
+	requests := map[string]int{}
+	for _, wait := range []string{"0", "500ms"} {
+		t.Run("batch_wait_"+wait, func(t *testing.T) {
+			e := newEnv(t)
+			base := e.pods[0]
+			e.pods = nil
+			for i := range 60 {
+				p := base
+				p.Name = fmt.Sprintf("checkout-7d9f8c6b5-%05d", i)
+				p.UID = fmt.Sprintf("5b3a7c1e-0f3c-4a9b-8d7e-%012d", i)
+				p.ContainerID = fmt.Sprintf("%064x", i+1)
+				e.pods = append(e.pods, p)
+			}
+			if err := fargate.WriteMeta(e.meta, e.pods); err != nil {
+				t.Fatal(err)
+			}
+			e.write(5, false)
+			s := lokiserver.Shared(t, lokiserver.Options{})
+			proxy, err := faultinject.Start(s.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer proxy.Close()
+			out := strings.Replace(kubeshipOutput(proxy.URL()+"/loki/api/v1/push", e.run, "    batch_wait   "+wait+"\n"),
+				"Workers      2", "Workers      8", 1)
+			e.start(e.config("", false, out))
+			e.checkLoki(s, 60*time.Second)
+			requests[wait] = len(proxy.Requests())
+			t.Logf("%d lines of %d containers in %d pushes", len(e.lines), len(e.pods), requests[wait])
+		})
+	}
+	if requests["500ms"]*2 > requests["0"] {
+		t.Errorf("batch_wait 500ms: %d pushes, not under half of the %d without", requests["500ms"], requests["0"])
 	}
 }

@@ -24,10 +24,6 @@ import (
 var full = os.Getenv("KUBESHIP_FAULTS_FULL") != ""
 
 var (
-	lokiOnce sync.Once
-	loki     *lokiserver.Server
-	lokiErr  error
-
 	rowsMu sync.Mutex
 	rows   []row
 )
@@ -41,9 +37,7 @@ type row struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if loki != nil {
-		loki.Stop()
-	}
+	lokiserver.StopShared()
 	if len(rows) > 0 {
 		table := "| scenario | records sent | records arrived | duplicates | max RSS MB |\n|---|---|---|---|---|\n"
 		sort.Slice(rows, func(i, j int) bool { return rows[i].scenario < rows[j].scenario })
@@ -71,13 +65,7 @@ type destination interface {
 // streams apart by a label.
 type lokiDest struct{}
 
-func (lokiDest) upstream(t *testing.T) string {
-	lokiOnce.Do(func() { loki, lokiErr = lokiserver.Start(lokiserver.Options{}) })
-	if lokiErr != nil {
-		t.Fatalf("real Loki: %v", lokiErr)
-	}
-	return loki.URL
-}
+func (lokiDest) upstream(t *testing.T) string { return lokiserver.Shared(t, lokiserver.Options{}).URL }
 
 func (lokiDest) keys(proxyURL, scenario string) host.Instance {
 	return host.Instance{"url": proxyURL + "/loki/api/v1/push", "labels": "scenario=" + scenario}
@@ -86,6 +74,7 @@ func (lokiDest) keys(proxyURL, scenario string) host.Instance {
 func (lokiDest) arrived(t *testing.T, scenario string, want int) []string {
 	t.Helper()
 	query := fmt.Sprintf(`{scenario=%q}`, scenario)
+	loki := lokiserver.Shared(t, lokiserver.Options{})
 	streams, err := loki.WaitFor(context.Background(), "", query, want, 30*time.Second)
 	if want == 0 {
 		time.Sleep(time.Second)

@@ -5,7 +5,6 @@
 package fluentbit
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -19,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kubeship/kubeship/test/proc"
 )
 
 // Find returns the Fluent Bit binary: $FLUENT_BIT, else fluent-bit on PATH.
@@ -169,12 +170,11 @@ func parseHelp(help string) map[string]bool {
 
 var ansi = regexp.MustCompile(`\x1b\[[0-9;]*m`)
 
-// Process is a running Fluent Bit.
+// Process is a running Fluent Bit: its PID, Logs, WaitLog, Exited and Kill
+// are proc's.
 type Process struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	out  *buffer
-	Dir  string
+	*proc.Process
+	Dir string
 }
 
 // Start writes config (classic format) and a plugins file that loads so
@@ -204,76 +204,23 @@ func Start(bin, so, dir, config string) (*Process, error) {
 	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
 		return nil, err
 	}
-	p := &Process{done: make(chan struct{}), out: &buffer{}, Dir: dir}
-	p.cmd = exec.Command(bin, "-c", conf)
-	p.cmd.Dir = dir
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
+	cmd := exec.Command(bin, "-c", conf)
+	cmd.Dir = dir
+	p, err := proc.Start(cmd, nil)
+	if err != nil {
 		return nil, err
 	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	return p, nil
-}
-
-// PID is Fluent Bit's process id.
-func (p *Process) PID() int { return p.cmd.Process.Pid }
-
-// Logs returns everything Fluent Bit printed so far.
-func (p *Process) Logs() string { return p.out.String() }
-
-// WaitLog waits until Fluent Bit printed substr; false when it exited or
-// the timeout passed.
-func (p *Process) WaitLog(substr string, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if strings.Contains(p.Logs(), substr) {
-			return true
-		}
-		select {
-		case <-p.done:
-			return strings.Contains(p.Logs(), substr)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return false
-}
-
-// Exited reports whether Fluent Bit has stopped.
-func (p *Process) Exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	return &Process{p, dir}, nil
 }
 
 // Stop sends SIGTERM, which makes Fluent Bit flush its pending chunks
 // within its Grace period, and waits for it; it kills it after grace plus a
 // margin. It returns an error when Fluent Bit had to be killed or crashed.
 func (p *Process) Stop(grace time.Duration) error {
-	if p.Exited() {
-		return p.exitErr()
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return p.exitErr()
-	case <-time.After(grace + 10*time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+	if p.Process.Stop(syscall.SIGTERM, grace+10*time.Second) {
 		return fmt.Errorf("fluent bit did not stop within %s of SIGTERM; killed", grace+10*time.Second)
 	}
-}
-
-// Kill stops Fluent Bit at once (SIGKILL), as a crash or an OOM kill would.
-func (p *Process) Kill() {
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-func (p *Process) exitErr() error {
-	st := p.cmd.ProcessState
+	st := p.Cmd.ProcessState
 	if st == nil || st.Success() {
 		return nil
 	}
@@ -281,22 +228,4 @@ func (p *Process) exitErr() error {
 		return fmt.Errorf("fluent bit died of %s", ws.Signal())
 	}
 	return errors.New("fluent bit exited with " + st.String())
-}
-
-// buffer collects Fluent Bit's output for assertions and failure messages.
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -21,7 +21,6 @@
 package host
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -36,6 +35,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kubeship/kubeship/test/proc"
 )
 
 // Return codes of FLBPluginFlush, as in fluent-bit-go's output package.
@@ -86,12 +87,10 @@ type Options struct {
 // instances initialised.
 type Host struct {
 	t       testing.TB
-	cmd     *exec.Cmd
+	proc    *proc.Process
+	log     proc.Log // stderr without the sync marks
 	stdin   io.WriteCloser
-	lines   chan string   // protocol answers from stdout; closed at EOF
-	outDone chan struct{} // closed when stdout is drained
-	errDone chan struct{} // closed when stderr is drained
-	waitErr chan error    // result of cmd.Wait, delivered once
+	lines   chan string // protocol answers from stdout; closed once the host exited
 	timeout time.Duration
 	tmp     string
 	reg     string
@@ -103,12 +102,11 @@ type Host struct {
 	exitRC int
 	seq    int
 
-	logMu   sync.Mutex
-	logCond *sync.Cond // signalled when marks grows or stderr ends
-	logs    bytes.Buffer
-	marks   int  // sync marks seen on stderr (one per answer)
-	answers int  // answers read from stdout
-	logEOF  bool // stderr drained
+	syncMu   sync.Mutex
+	syncCond *sync.Cond // signalled when marks grows or the host exited
+	marks    int        // sync marks seen on stderr (one per answer)
+	answers  int        // answers read from stdout
+	exited   bool       // stderr drained
 }
 
 // syncMark is what host.c writes to stderr before each answer when
@@ -163,41 +161,30 @@ func StartOpts(t testing.TB, opts Options, instances ...Instance) (*Host, error)
 	h := &Host{
 		t:       t,
 		lines:   make(chan string, 64),
-		outDone: make(chan struct{}),
-		errDone: make(chan struct{}),
-		waitErr: make(chan error, 1),
 		timeout: opts.FlushTimeout,
 		tmp:     t.TempDir(),
 	}
-	h.logCond = sync.NewCond(&h.logMu)
+	h.syncCond = sync.NewCond(&h.syncMu)
 	if h.timeout <= 0 {
 		h.timeout = DefaultFlushTimeout
 	}
 	run := append(emulator(), hostBin)
-	h.cmd = exec.Command(run[0], append(run[1:], args...)...)
-	h.cmd.Env = append(append(os.Environ(), opts.Env...), "KUBESHIP_HOST_SYNC=1")
-	stdin, err := h.cmd.StdinPipe()
-	if err != nil {
-		t.Fatalf("host: %v", err)
-	}
-	stdout, err := h.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatalf("host: %v", err)
-	}
-	stderr, err := h.cmd.StderrPipe()
+	cmd := exec.Command(run[0], append(run[1:], args...)...)
+	cmd.Env = append(append(os.Environ(), opts.Env...), "KUBESHIP_HOST_SYNC=1")
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatalf("host: %v", err)
 	}
 	h.stdin = stdin
-	if err := h.cmd.Start(); err != nil {
+	errs := &stderr{h: h}
+	cmd.Stdout, cmd.Stderr = &stdout{lines: h.lines}, errs
+	if h.proc, err = proc.Start(cmd, &h.log); err != nil {
 		t.Fatalf("host: start %s: %v", hostBin, err)
 	}
-	go h.readStdout(stdout)
-	go h.readStderr(stderr)
 	go func() {
-		<-h.outDone // Wait closes the pipes: drain them first
-		<-h.errDone
-		h.waitErr <- h.cmd.Wait()
+		<-h.proc.Done() // all output written: no more Writes
+		close(h.lines)
+		errs.flush()
 	}()
 
 	deadline := time.After(h.timeout)
@@ -352,11 +339,10 @@ func (h *Host) Close() (exitRC int) {
 	}
 	if err == nil {
 		select {
-		case werr := <-h.waitErr:
-			if werr != nil {
+		case <-h.proc.Done():
+			if werr := h.proc.Err(); werr != nil {
 				err = fmt.Errorf("host exited with %v", werr)
 			}
-			h.waitErr <- werr
 		case <-deadline:
 			err = errors.New("host did not exit within 10s")
 		}
@@ -371,80 +357,81 @@ func (h *Host) Close() (exitRC int) {
 }
 
 // PID is the host process's id (for /proc measurements).
-func (h *Host) PID() int { return h.cmd.Process.Pid }
+func (h *Host) PID() int { return h.proc.PID() }
 
 // Logs returns everything the host and plugin wrote to stderr (and the
 // plugin's stdout, which the host redirects there) so far. Once Start,
 // Flush or Close returns, Logs includes all output written before the host
 // answered; output from the plugin's own goroutines may arrive later (see
 // WaitLog). Safe for concurrent use.
-func (h *Host) Logs() string {
-	h.logMu.Lock()
-	defer h.logMu.Unlock()
-	return h.logs.String()
-}
+func (h *Host) Logs() string { return h.proc.Logs() }
 
-// WaitLog polls Logs until it contains substr or timeout passes.
+// WaitLog polls Logs until it contains substr; false when the host exited
+// without writing it or timeout passed.
 func (h *Host) WaitLog(substr string, timeout time.Duration) bool {
-	end := time.Now().Add(timeout)
+	return h.proc.WaitLog(substr, timeout)
+}
+
+// stdout passes the lines the host writes to stdout to next.
+type stdout struct {
+	lines   chan<- string
+	partial []byte
+}
+
+func (a *stdout) Write(p []byte) (int, error) {
+	a.partial = append(a.partial, p...)
 	for {
-		if strings.Contains(h.Logs(), substr) {
-			return true
+		i := bytes.IndexByte(a.partial, '\n')
+		if i < 0 {
+			return len(p), nil
 		}
-		if time.Now().After(end) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
+		a.lines <- strings.TrimSuffix(string(a.partial[:i]), "\r")
+		a.partial = a.partial[i+1:]
 	}
 }
 
-func (h *Host) readStdout(r io.Reader) {
-	defer close(h.outDone)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		h.lines <- sc.Text()
-	}
-	close(h.lines)
+// stderr copies what the host writes to stderr into its log, dropping the
+// sync marks and counting them.
+type stderr struct {
+	h       *Host
+	pending []byte
 }
 
-// readStderr copies stderr into logs, dropping sync marks and counting them.
-func (h *Host) readStderr(r io.Reader) {
-	defer close(h.errDone)
-	buf := make([]byte, 32*1024)
-	var pending []byte
+func (e *stderr) Write(p []byte) (int, error) {
+	h := e.h
+	e.pending = append(e.pending, p...)
+	h.syncMu.Lock()
+	defer h.syncMu.Unlock()
 	for {
-		n, err := r.Read(buf)
-		pending = append(pending, buf[:n]...)
-		h.logMu.Lock()
-		for {
-			i := bytes.Index(pending, []byte(syncMark))
-			if i < 0 {
-				break
-			}
-			h.logs.Write(pending[:i])
-			pending = pending[i+len(syncMark):]
-			h.marks++
+		i := bytes.Index(e.pending, []byte(syncMark))
+		if i < 0 {
+			break
 		}
-		keep := 0 // a tail that may be the start of a mark split across reads
-		for k := min(len(pending), len(syncMark)-1); k > 0; k-- {
-			if bytes.HasSuffix(pending, []byte(syncMark[:k])) {
-				keep = k
-				break
-			}
-		}
-		if err != nil {
-			keep = 0
-			h.logEOF = true
-		}
-		h.logs.Write(pending[:len(pending)-keep])
-		pending = append(pending[:0], pending[len(pending)-keep:]...)
-		h.logCond.Broadcast()
-		h.logMu.Unlock()
-		if err != nil {
-			return
+		_, _ = h.log.Write(e.pending[:i])
+		e.pending = e.pending[i+len(syncMark):]
+		h.marks++
+	}
+	keep := 0 // a tail that may be the start of a mark split across writes
+	for k := min(len(e.pending), len(syncMark)-1); k > 0; k-- {
+		if bytes.HasSuffix(e.pending, []byte(syncMark[:k])) {
+			keep = k
+			break
 		}
 	}
+	_, _ = h.log.Write(e.pending[:len(e.pending)-keep])
+	e.pending = append(e.pending[:0], e.pending[len(e.pending)-keep:]...)
+	h.syncCond.Broadcast()
+	return len(p), nil
+}
+
+// flush writes what was held back, once the host exited.
+func (e *stderr) flush() {
+	h := e.h
+	h.syncMu.Lock()
+	defer h.syncMu.Unlock()
+	_, _ = h.log.Write(e.pending)
+	h.exited = true
+	h.syncCond.Broadcast()
 }
 
 // syncLogs waits until stderr has been read up to the mark the host wrote
@@ -454,16 +441,16 @@ func (h *Host) syncLogs() {
 	const limit = 5 * time.Second
 	deadline := time.Now().Add(limit)
 	wake := time.AfterFunc(limit, func() {
-		h.logMu.Lock()
-		h.logCond.Broadcast()
-		h.logMu.Unlock()
+		h.syncMu.Lock()
+		h.syncCond.Broadcast()
+		h.syncMu.Unlock()
 	})
 	defer wake.Stop()
-	h.logMu.Lock()
-	for h.marks < h.answers && !h.logEOF && time.Now().Before(deadline) {
-		h.logCond.Wait()
+	h.syncMu.Lock()
+	for h.marks < h.answers && !h.exited && time.Now().Before(deadline) {
+		h.syncCond.Wait()
 	}
-	h.logMu.Unlock()
+	h.syncMu.Unlock()
 }
 
 func (h *Host) send(cmd string, deadline <-chan time.Time) (string, error) {
@@ -483,9 +470,9 @@ func (h *Host) next(deadline <-chan time.Time) (string, error) {
 		if !ok {
 			return "", errExited
 		}
-		h.logMu.Lock()
+		h.syncMu.Lock()
 		h.answers++
-		h.logMu.Unlock()
+		h.syncMu.Unlock()
 		h.syncLogs()
 		return line, nil
 	case <-deadline:
@@ -508,20 +495,16 @@ func (h *Host) stop(exiting bool) string {
 		grace = 5 * time.Second
 	}
 	select {
-	case err := <-h.waitErr:
-		h.waitErr <- err
+	case <-h.proc.Done():
 	case <-time.After(grace):
-		if h.cmd.Process != nil {
-			_ = h.cmd.Process.Kill()
-		}
+		_ = h.proc.Cmd.Process.Kill()
 		select {
-		case err := <-h.waitErr:
-			h.waitErr <- err
+		case <-h.proc.Done():
 		case <-time.After(5 * time.Second):
 			return "host could not be stopped; stderr:\n" + h.Logs()
 		}
 	}
-	return fmt.Sprintf("host exit status: %s; stderr:\n%s", h.cmd.ProcessState, h.Logs())
+	return fmt.Sprintf("host exit status: %s; stderr:\n%s", h.proc.Cmd.ProcessState, h.Logs())
 }
 
 var buildMu sync.Mutex

@@ -15,7 +15,7 @@ import (
 // API table of one field). The host places both structs just before an
 // inaccessible page, so a write or read past the version's end crashes it.
 func TestFluentBitABIs(t *testing.T) {
-	s, _ := servers(t)
+	s := loki(t)
 	for _, tc := range []struct{ abi, registered string }{
 		{"5.1", "event_type=0 config_map=none"},
 		{"4.2", "event_type=0 config_map=absent"},

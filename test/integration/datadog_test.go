@@ -10,6 +10,7 @@ import (
 	"github.com/kubeship/kubeship/internal/event/eventtest"
 	"github.com/kubeship/kubeship/test/ddintake"
 	fg "github.com/kubeship/kubeship/test/fargate"
+	"github.com/kubeship/kubeship/test/faultinject"
 	"github.com/kubeship/kubeship/test/host"
 )
 
@@ -23,6 +24,18 @@ func intake(t *testing.T) *ddintake.Server {
 	}
 	t.Cleanup(s.Close)
 	return s
+}
+
+// faulty puts test/faultinject's proxy in front of s and returns it with the
+// logs endpoint through it.
+func faulty(t *testing.T, s *ddintake.Server) (*faultinject.Proxy, string) {
+	t.Helper()
+	p, err := faultinject.Start(strings.TrimSuffix(s.URL(), ddintake.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p, p.URL() + ddintake.Path
 }
 
 // ddHost starts the C host with one Datadog output sending to s.
@@ -196,25 +209,29 @@ func TestDatadogFailureStatuses(t *testing.T) {
 	p := fg.Pods()[0]
 	tests := []struct {
 		name     string
-		fault    ddintake.Fault
+		status   int // answered by the proxy
+		count    int // to so many requests
 		wantRC   int
 		arrived  int
 		wantLogs string
 	}{
-		{"429_retried", ddintake.Fault{Status: 429, Count: 2}, host.FLB_OK, 10, ""},
-		{"503_retried", ddintake.Fault{Status: 503, Count: 1}, host.FLB_OK, 10, ""},
-		{"408_retried", ddintake.Fault{Status: 408, Count: 1}, host.FLB_OK, 10, ""},
-		{"500_beyond_budget", ddintake.Fault{Status: 500, Count: 1000}, host.FLB_RETRY, 0, "retry budget spent"},
-		{"413_split", ddintake.Fault{Status: 413, Count: 1}, host.FLB_OK, 10, ""},
-		{"400_dropped", ddintake.Fault{Status: 400, Count: 1}, host.FLB_OK, 0, "HTTP 400"},
-		{"403_dropped", ddintake.Fault{Status: 403, Count: 1}, host.FLB_OK, 0, "HTTP 403"},
-		{"401_dropped", ddintake.Fault{Status: 401, Count: 1}, host.FLB_OK, 0, "HTTP 401"},
+		{"429_retried", 429, 2, host.FLB_OK, 10, ""},
+		{"503_retried", 503, 1, host.FLB_OK, 10, ""},
+		{"408_retried", 408, 1, host.FLB_OK, 10, ""},
+		{"500_beyond_budget", 500, 1000, host.FLB_RETRY, 0, "retry budget spent"},
+		{"413_split", 413, 1, host.FLB_OK, 10, ""},
+		{"400_dropped", 400, 1, host.FLB_OK, 0, "HTTP 400"},
+		{"403_dropped", 403, 1, host.FLB_OK, 0, "HTTP 403"},
+		{"401_dropped", 401, 1, host.FLB_OK, 0, "HTTP 401"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := intake(t)
-			h := ddHost(t, s, nil)
-			s.Inject(tt.fault)
+			proxy, url := faulty(t, s)
+			h := ddHost(t, s, host.Instance{"url": url})
+			if err := proxy.Set(faultinject.Mode{Status: tt.status}, tt.count); err != nil {
+				t.Fatal(err)
+			}
 			rc := h.Flush(0, p.Tag(), podChunk(p, 10, func(i int) string { return fmt.Sprintf("line %d", i) }))
 			if rc != tt.wantRC {
 				t.Fatalf("rc %d, want %d\n%s", rc, tt.wantRC, h.Logs())

@@ -13,7 +13,7 @@ import (
 // and a flush that names an instance kubeship does not know hands the chunk
 // back (FLB_RETRY) instead of dropping it.
 func TestHotReloadRetiresOldInstances(t *testing.T) {
-	s, _ := servers(t)
+	s := loki(t)
 	h := host.Start(t, host.Instance{"url": s.PushURL(), "labels": "test=reload"})
 	events := fargate("reload", 10)
 	if rc := h.Flush(0, tag, eventtest.Chunk(true, events[:5]...)); rc != host.FLB_OK {

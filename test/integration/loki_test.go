@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,36 +17,16 @@ import (
 )
 
 var (
-	lokiOnce   sync.Once
-	single     *lokiserver.Server // auth_enabled: false
-	multi      *lokiserver.Server // auth_enabled: true
-	lokiErr    error
 	ctx        = context.Background()
 	queryLimit = 30 * time.Second
 )
 
-// servers starts the two Lokis once for the package.
-func servers(t *testing.T) (*lokiserver.Server, *lokiserver.Server) {
-	t.Helper()
-	lokiOnce.Do(func() {
-		if single, lokiErr = lokiserver.Start(lokiserver.Options{}); lokiErr != nil {
-			return
-		}
-		multi, lokiErr = lokiserver.Start(lokiserver.Options{MultiTenant: true})
-	})
-	if lokiErr != nil {
-		t.Fatalf("real Loki: %v", lokiErr)
-	}
-	return single, multi
-}
+// loki is the Loki the package's tests share (auth_enabled: false).
+func loki(t *testing.T) *lokiserver.Server { return lokiserver.Shared(t, lokiserver.Options{}) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, s := range []*lokiserver.Server{single, multi} {
-		if s != nil {
-			s.Stop()
-		}
-	}
+	lokiserver.StopShared()
 	os.Exit(code)
 }
 
@@ -67,7 +46,7 @@ func fargate(test string, n int) []eventtest.Event {
 const tag = "kube.var.log.containers.web_shop_app-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.log"
 
 func TestRegistersAsKubeship(t *testing.T) {
-	s, _ := servers(t)
+	s := loki(t)
 	h := host.Start(t, host.Instance{"url": s.PushURL()})
 	if !strings.Contains(h.Registration(), "name=kubeship") {
 		t.Errorf("registration: %s", h.Registration())
@@ -77,7 +56,7 @@ func TestRegistersAsKubeship(t *testing.T) {
 // Every record arrives once with its line, labels, structured metadata and
 // nanosecond timestamp, from v1 and v2 chunks alike.
 func TestFargateRecordsArriveExactly(t *testing.T) {
-	s, _ := servers(t)
+	s := loki(t)
 	h := host.Start(t, host.Instance{"url": s.PushURL(), "labels": "cluster=it,test=$kubernetes['labels']['test']"})
 	events := fargate(t.Name(), 60)
 	if rc := h.Flush(0, tag, eventtest.Chunk(true, events[:30]...)); rc != host.FLB_OK {
@@ -121,9 +100,15 @@ func TestFargateRecordsArriveExactly(t *testing.T) {
 		}
 		wantMeta := map[string]string{"pod": k["pod_name"].(string), "pod_id": k["pod_id"].(string), "container_id": k["docker_id"].(string),
 			"node": k["host"].(string), "image": k["container_image"].(string), "stream": body["stream"].(string)}
-		var appLine struct{ Level string }
+		var appLine struct {
+			Level   string
+			TraceID string `json:"trace_id"`
+		}
 		if json.Unmarshal([]byte(line), &appLine) == nil {
 			wantMeta["level"] = appLine.Level // JSON application lines name their level
+			if appLine.TraceID != "" {
+				wantMeta["trace_id"] = appLine.TraceID // and their trace
+			}
 		}
 		for name, want := range wantMeta {
 			if e.Metadata[name] != want {
@@ -140,7 +125,7 @@ func TestFargateRecordsArriveExactly(t *testing.T) {
 
 // Instances keep their own configuration: each tenant sees only its records.
 func TestTenantsAreSeparate(t *testing.T) {
-	_, m := servers(t)
+	m := lokiserver.Shared(t, lokiserver.Options{MultiTenant: true})
 	h := host.Start(t,
 		host.Instance{"url": m.PushURL(), "tenant_id": "team-a", "labels": "test=tenants"},
 		host.Instance{"url": m.PushURL(), "tenant_id_key": "$team", "tenant_id": "fallback", "labels": "test=tenants"},
@@ -213,7 +198,7 @@ func TestUnreachableLokiThenBack(t *testing.T) {
 // Loki rejects records older than a week with 400 but stores the rest: the
 // flush is acknowledged, the rejection logged with Loki's reason.
 func TestLoki400IsLoggedNotRetried(t *testing.T) {
-	s, _ := servers(t)
+	s := loki(t)
 	h := host.Start(t, host.Instance{"url": s.PushURL(), "labels": "test=reject400"})
 	now := time.Now()
 	chunk := eventtest.Chunk(true,
@@ -244,7 +229,7 @@ func TestLoki400IsLoggedNotRetried(t *testing.T) {
 // Hostile values cannot add or change labels; an oversized line is cut to
 // Loki's limit instead of being rejected.
 func TestHostileValuesAndLongLines(t *testing.T) {
-	s, _ := servers(t)
+	s := loki(t)
 	h := host.Start(t, host.Instance{"url": s.PushURL(), "labels": "test=hostile,x=$x"})
 	hostile := "a\", evil=\"1\"} {b=\"c\n\x00é\xff"
 	long := strings.Repeat("z", 300<<10)
@@ -279,7 +264,7 @@ func TestHostileValuesAndLongLines(t *testing.T) {
 
 // Concurrent flushes (Workers N) into one instance are safe.
 func TestConcurrentFlushes(t *testing.T) {
-	s, _ := servers(t)
+	s := loki(t)
 	h := host.Start(t, host.Instance{"url": s.PushURL(), "labels": "test=$kubernetes['labels']['test']"})
 	chunk := eventtest.Chunk(true, fargate("concurrent", 40)...)
 	for i, rc := range h.FlushConcurrent(0, tag, chunk, 4) {
@@ -319,7 +304,7 @@ func TestBadConfigurationFailsInitWithOneClearLine(t *testing.T) {
 
 // A chunk that is not msgpack gets FLB_ERROR and one log line; the next works.
 func TestMalformedChunkThenGood(t *testing.T) {
-	s, _ := servers(t)
+	s := loki(t)
 	h := host.Start(t, host.Instance{"url": s.PushURL(), "labels": "test=malformed"})
 	good := eventtest.Chunk(true, eventtest.Event{Time: time.Now(), Body: map[string]any{"log": "before damage"}})
 	damaged := append(append([]byte{}, good...), 0x92, 0xc1) // a second event cut short

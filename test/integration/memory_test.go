@@ -32,7 +32,7 @@ func rssMB(t *testing.T, pid int) int {
 // they are not kept, so the process's memory returns to about its level
 // before it while ordinary chunks keep flowing.
 func TestHugeRecordMemoryReturns(t *testing.T) {
-	s, _ := servers(t)
+	s := loki(t)
 	h := host.Start(t, host.Instance{"url": s.PushURL(), "labels": "test=huge"})
 	small := func() {
 		if rc := h.Flush(0, tag, eventtest.Chunk(true, fargate("huge", 200)...)); rc != host.FLB_OK {

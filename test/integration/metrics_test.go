@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/kubeship/kubeship/internal/event/eventtest"
-	"github.com/kubeship/kubeship/test/ddintake"
 	fg "github.com/kubeship/kubeship/test/fargate"
+	"github.com/kubeship/kubeship/test/faultinject"
 	"github.com/kubeship/kubeship/test/host"
 )
 
@@ -19,8 +19,8 @@ import (
 // instance and destination: records, requests by class, retries, flushes
 // and drops by reason.
 func TestMetricsPerInstance(t *testing.T) {
-	s, _ := servers(t)
-	dd := intake(t)
+	s := loki(t)
+	proxy, ddURL := faulty(t, intake(t))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -29,17 +29,21 @@ func TestMetricsPerInstance(t *testing.T) {
 	l.Close()
 	h := host.Start(t,
 		host.Instance{"url": s.PushURL(), "labels": "test=" + t.Name(), "metrics_listen": addr},
-		host.Instance{"destination": "datadog", "apikey": apiKey, "url": dd.URL(), "metrics_listen": addr, "retry_budget": "5s"})
+		host.Instance{"destination": "datadog", "apikey": apiKey, "url": ddURL, "metrics_listen": addr, "retry_budget": "5s"})
 
 	if rc := h.Flush(0, tag, eventtest.Chunk(true, fargate(t.Name(), 7)...)); rc != host.FLB_OK {
 		t.Fatalf("loki flush: rc %d\n%s", rc, h.Logs())
 	}
 	p := fg.Pods()[0]
-	dd.Inject(ddintake.Fault{Status: 503, Count: 1})
+	if err := proxy.Set(faultinject.Mode{Status: 503}, 1); err != nil {
+		t.Fatal(err)
+	}
 	if rc := h.Flush(1, p.Tag(), podChunk(p, 4, func(i int) string { return fmt.Sprint("m", i) })); rc != host.FLB_OK {
 		t.Fatalf("datadog flush: rc %d\n%s", rc, h.Logs())
 	}
-	dd.Inject(ddintake.Fault{Status: 400, Count: 1})
+	if err := proxy.Set(faultinject.Mode{Status: 400}, 1); err != nil {
+		t.Fatal(err)
+	}
 	if rc := h.Flush(1, p.Tag(), podChunk(p, 2, func(i int) string { return fmt.Sprint("n", i) })); rc != host.FLB_OK {
 		t.Fatalf("datadog flush: rc %d\n%s", rc, h.Logs())
 	}

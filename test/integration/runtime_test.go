@@ -15,7 +15,7 @@ import (
 // timer slack for the runtime's threads only, never for the loading
 // thread, whose slack the engine and workers Fluent Bit starts inherit.
 func TestQuietRuntime(t *testing.T) {
-	s, _ := servers(t)
+	s := loki(t)
 	tests := []struct {
 		env  []string
 		want string

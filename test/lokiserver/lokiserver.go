@@ -18,7 +18,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
+
+	"github.com/kubeship/kubeship/test/proc"
 )
 
 // Options for Start.
@@ -37,10 +40,8 @@ type Server struct {
 	URL     string // http://127.0.0.1:port
 	Dir     string
 	opts    Options
-	cmd     *exec.Cmd
-	done    chan struct{}
+	proc    *proc.Process
 	tempDir bool
-	logs    *logBuffer
 }
 
 // FindBin returns the Loki binary: $LOKI_BIN, else build/loki under the repo root.
@@ -77,7 +78,7 @@ func Start(o Options) (*Server, error) {
 		}
 		o.Bin = b
 	}
-	s := &Server{opts: o, done: make(chan struct{}), logs: &logBuffer{w: o.Log}}
+	s := &Server{opts: o}
 	if o.Dir == "" {
 		d, err := os.MkdirTemp("", "kubeship-loki-")
 		if err != nil {
@@ -105,17 +106,49 @@ func Start(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.URL = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	s.cmd = exec.Command(o.Bin, "-config.file="+cfgPath)
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
+	if s.proc, err = proc.Start(exec.Command(o.Bin, "-config.file="+cfgPath), &proc.Log{Tee: o.Log}); err != nil {
 		return nil, fmt.Errorf("start loki: %w", err)
 	}
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
 	if err := s.waitReady(60 * time.Second); err != nil {
 		s.Stop()
 		return nil, err
 	}
 	return s, nil
+}
+
+// shared holds the Lokis Shared started, a *sharedLoki by their options.
+var shared sync.Map
+
+type sharedLoki struct {
+	once sync.Once
+	s    *Server
+	err  error
+}
+
+// Shared returns a Loki started with o once per test binary (a package's
+// tests run in one process) and kept for every test that asks for the same
+// options; a start that failed fails each of them. Tests tell their streams
+// apart by a label. The package's TestMain calls StopShared after m.Run.
+func Shared(t testing.TB, o Options) *Server {
+	t.Helper()
+	v, _ := shared.LoadOrStore(fmt.Sprintf("%#v", o), &sharedLoki{})
+	l := v.(*sharedLoki)
+	l.once.Do(func() { l.s, l.err = Start(o) })
+	if l.err != nil {
+		t.Fatalf("real Loki: %v", l.err)
+	}
+	return l.s
+}
+
+// StopShared stops the Lokis Shared started.
+func StopShared() {
+	shared.Range(func(key, v any) bool {
+		if l := v.(*sharedLoki); l.s != nil {
+			l.s.Stop()
+		}
+		shared.Delete(key)
+		return true
+	})
 }
 
 // PushURL is the push endpoint.
@@ -125,14 +158,14 @@ func (s *Server) PushURL() string { return s.URL + "/loki/api/v1/push" }
 func (s *Server) Port() int { return s.opts.HTTPPort }
 
 // Logs returns what Loki printed.
-func (s *Server) Logs() string { return s.logs.String() }
+func (s *Server) Logs() string { return s.proc.Logs() }
 
 func (s *Server) waitReady(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		select {
-		case <-s.done:
-			return fmt.Errorf("loki exited during start-up:\n%s", tail(s.logs.String(), 3000))
+		case <-s.proc.Done():
+			return fmt.Errorf("loki exited during start-up:\n%s", tail(s.Logs(), 3000))
 		default:
 		}
 		resp, err := http.Get(s.URL + "/ready")
@@ -144,19 +177,13 @@ func (s *Server) waitReady(limit time.Duration) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("loki not ready after %s:\n%s", limit, tail(s.logs.String(), 3000))
+	return fmt.Errorf("loki not ready after %s:\n%s", limit, tail(s.Logs(), 3000))
 }
 
 // Stop ends Loki and removes a temporary data directory.
 func (s *Server) Stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
+	if s.proc != nil {
+		s.proc.Stop(os.Interrupt, 10*time.Second)
 	}
 	if s.tempDir {
 		_ = os.RemoveAll(s.Dir)
@@ -323,27 +350,4 @@ func tail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
-}
-
-// logBuffer keeps Loki's output and copies it to an optional writer.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	w   io.Writer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if b.w != nil {
-		_, _ = b.w.Write(p)
-	}
-	return len(p), nil
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
 }

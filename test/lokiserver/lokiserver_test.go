@@ -20,3 +20,16 @@ func TestStartsQuicklyAndStops(t *testing.T) {
 	}
 	s.Stop()
 }
+
+// Shared starts one Loki for the same options and StopShared stops it.
+func TestShared(t *testing.T) {
+	t.Cleanup(StopShared)
+	s := Shared(t, Options{})
+	if again := Shared(t, Options{}); again != s {
+		t.Error("a second Loki for the same options")
+	}
+	StopShared()
+	if _, err := s.Query(context.Background(), "", `{job="none"}`); err == nil {
+		t.Error("Loki still answers after StopShared")
+	}
+}

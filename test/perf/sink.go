@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,8 +9,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/golang/snappy"
-	"github.com/grafana/loki/pkg/push"
+	"github.com/kubeship/kubeship/internal/datadog/datadogtest"
+	"github.com/kubeship/kubeship/internal/loki/lokitest"
 )
 
 // sink is the counting HTTP server every output sends to: it decodes each
@@ -74,57 +72,18 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // decodeRecords counts the records of one request body.
 func decodeRecords(path, contentType, encoding string, body []byte) (int, error) {
-	var err error
-	switch encoding {
-	case "gzip":
-		var zr *gzip.Reader
-		if zr, err = gzip.NewReader(bytes.NewReader(body)); err == nil {
-			body, err = io.ReadAll(zr)
+	if strings.HasPrefix(path, "/api/v2/logs") { // Datadog: a JSON array of logs
+		raw, err := datadogtest.Body(encoding, body)
+		if err != nil {
+			return 0, err
 		}
-	case "snappy":
-		body, err = snappy.Decode(nil, body)
-	case "":
-	default:
-		err = fmt.Errorf("unknown Content-Encoding %q", encoding)
-	}
-	if err != nil {
-		return 0, err
-	}
-	switch {
-	case strings.HasPrefix(path, "/api/v2/logs"): // Datadog: a JSON array of logs
-		var logs []json.RawMessage
-		err := json.Unmarshal(body, &logs)
+		logs, err := datadogtest.Logs[json.RawMessage](raw)
 		return len(logs), err
-	case strings.Contains(contentType, "protobuf"):
-		// Loki's protobuf is always snappy-compressed; grafana-loki says so
-		// only by the content type, kubeship also by Content-Encoding.
-		if encoding != "snappy" {
-			if body, err = snappy.Decode(nil, body); err != nil {
-				return 0, err
-			}
-		}
-		var pr push.PushRequest
-		err := pr.Unmarshal(body)
-		return entries(pr), err
-	default: // Loki JSON push
-		var req struct {
-			Streams []struct {
-				Values []json.RawMessage `json:"values"`
-			} `json:"streams"`
-		}
-		err := json.Unmarshal(body, &req)
-		n := 0
-		for _, st := range req.Streams {
-			n += len(st.Values)
-		}
-		return n, err
 	}
-}
-
-func entries(pr push.PushRequest) int {
+	pr, _, err := lokitest.Decode(contentType, encoding, body)
 	n := 0
 	for _, s := range pr.Streams {
 		n += len(s.Entries)
 	}
-	return n
+	return n, err
 }

@@ -1,22 +1,16 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
 	"testing"
 	"time"
 
 	"github.com/golang/snappy"
 	"github.com/grafana/loki/pkg/push"
+
+	"github.com/kubeship/kubeship/internal/datadog/datadogtest"
 )
 
-func gz(b []byte) []byte {
-	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	_, _ = w.Write(b)
-	_ = w.Close()
-	return buf.Bytes()
-}
+func gz(b []byte) []byte { return datadogtest.Compress("gzip", b) }
 
 // The sink counts the records of every format the benchmarked outputs send.
 func TestSinkDecodesEveryFormat(t *testing.T) {
