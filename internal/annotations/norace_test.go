@@ -1,0 +1,5 @@
+//go:build !race
+
+package annotations
+
+const race = false
