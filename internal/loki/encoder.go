@@ -135,6 +135,7 @@ func New(o Options) *Encoder {
 type Batch struct {
 	tenants []*tenantBatch
 	Stats   Stats
+	reader  entry.Reader
 
 	scratch  []byte
 	pairs    []pair
@@ -197,7 +198,9 @@ type tenantBatch struct {
 
 // Encode maps every entry of chunk into b.
 func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
-	var r entry.Reader
+	// The reader is the batch's: its buffers (fields, split lines) serve
+	// flush after flush, where a new one per chunk allocated them again.
+	r := &b.reader
 	r.Reset(chunk)
 	r.Keys = e.keys
 	b.maxBytes = e.o.MaxBatchBytes
@@ -210,8 +213,10 @@ func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
 			b.Stats.Malformed++
 		}
 	}
-	b.Stats.Read(&r)
-	return r.Err()
+	b.Stats.Read(r)
+	err := r.Err()
+	r.Reset(nil) // do not keep the chunk alive with the batch
+	return err
 }
 
 func (e *Encoder) add(b *Batch, tag string, fromTag kube.Meta, en entry.Entry) error {

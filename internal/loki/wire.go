@@ -286,7 +286,7 @@ func splitParts(tenant string, parts []part, records int) []delivery.Request {
 
 // Retained is about how many bytes of buffers the batch keeps for reuse.
 func (b *Batch) Retained() int {
-	n := cap(b.scratch) + (cap(b.pairs)+cap(b.meta))*int(unsafe.Sizeof(pair{}))
+	n := cap(b.scratch) + (cap(b.pairs)+cap(b.meta))*int(unsafe.Sizeof(pair{})) + b.reader.Retained()
 	for _, t := range b.tenants {
 		for _, s := range t.list[:cap(t.list)] {
 			n += cap(s.data) + cap(s.entries)*int(unsafe.Sizeof(entryRef{}))

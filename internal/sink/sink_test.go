@@ -54,7 +54,7 @@ func (l *logs) String() string {
 	return strings.Join(l.lines, "\n")
 }
 
-func newSink(t *testing.T, keys config.Map, s delivery.Sender) (*Sink, *logs) {
+func newSink(t testing.TB, keys config.Map, s delivery.Sender) (*Sink, *logs) {
 	t.Helper()
 	m := config.Map{"url": "http://127.0.0.1:1/loki/api/v1/push", "retry_budget": "200ms"}
 	for k, v := range keys {
