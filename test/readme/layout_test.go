@@ -1,6 +1,7 @@
 package readme
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -92,20 +93,11 @@ func TestContributingLayoutListsEveryPackage(t *testing.T) {
 		}
 	}
 
-	fset := token.NewFileSet()
 	for _, d := range dirs {
 		if d != "plugin" && !strings.HasPrefix(d, "internal/") {
 			continue
 		}
-		files, _ := filepath.Glob(filepath.Join(root, d, "*.go"))
-		for _, file := range files {
-			if strings.HasSuffix(file, "_test.go") {
-				continue
-			}
-			f, err := parser.ParseFile(fset, file, nil, parser.ImportsOnly)
-			if err != nil {
-				t.Fatal(err)
-			}
+		for file, f := range parseGo(t, filepath.Join(root, d), parser.ImportsOnly) {
 			for _, imp := range f.Imports {
 				path, _ := strconv.Unquote(imp.Path.Value)
 				dep, ok := strings.CutPrefix(path, module)
@@ -227,6 +219,25 @@ func anchors(t *testing.T, file string) map[string]bool {
 			out[s] = true
 		}
 		seen[s]++
+	}
+	return out
+}
+
+// parseGo parses the non-test Go files of a directory, by file name.
+func parseGo(t *testing.T, dir string, mode parser.Mode) map[string]*ast.File {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	out := map[string]*ast.File{}
+	fset := token.NewFileSet()
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[file] = f
 	}
 	return out
 }

@@ -256,18 +256,8 @@ func sorted(m map[string]bool) []string {
 // Every metric internal/metrics defines is named in the README's
 // Observability section, as kubeship_<name>.
 func TestObservabilityNamesEveryMetric(t *testing.T) {
-	root := repoRoot(t)
-	files, _ := filepath.Glob(filepath.Join(root, "internal", "metrics", "*.go"))
 	var names []string
-	fset := token.NewFileSet()
-	for _, file := range files {
-		if strings.HasSuffix(file, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, file, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range parseGo(t, filepath.Join(repoRoot(t), "internal", "metrics"), parser.SkipObjectResolution) {
 		ast.Inspect(f, func(n ast.Node) bool {
 			if call, ok := n.(*ast.CallExpr); ok && len(call.Args) > 0 {
 				switch funcName(call.Fun) {
