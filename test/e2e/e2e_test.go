@@ -221,22 +221,22 @@ func appOf(p fargate.Pod) string {
 
 // The Fargate router's pipeline delivers every line once, with its pod's
 // labels, metadata and nanosecond time, including a line the runtime split.
-func TestFargatePipelineToLoki(t *testing.T) {
-	e := newEnv(t)
-	s := lokiserver.Shared(t, lokiserver.Options{})
-	e.write(40, true)
-	e.start(e.config("", false, kubeshipOutput(s.PushURL(), e.run, "")))
-	e.checkLoki(s, 60*time.Second)
-}
-
 // Without the CRI parser filter the router leaves raw CRI lines in `log`;
 // kubeship reads their time, stream and message and joins split lines.
-func TestFargateRawCRILinesToLoki(t *testing.T) {
-	e := newEnv(t)
-	s := lokiserver.Shared(t, lokiserver.Options{})
-	e.write(20, true)
-	e.start(e.config("", true, kubeshipOutput(s.PushURL(), e.run, "")))
-	e.checkLoki(s, 60*time.Second)
+func TestFargatePipelineToLoki(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		rawCRI bool
+		lines  int
+	}{{"parsed", false, 40}, {"raw_cri_lines", true, 20}} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			s := lokiserver.Shared(t, lokiserver.Options{})
+			e.write(tt.lines, true)
+			e.start(e.config("", tt.rawCRI, kubeshipOutput(s.PushURL(), e.run, "")))
+			e.checkLoki(s, 60*time.Second)
+		})
+	}
 }
 
 // The aggregator topology of conf/k8s: the router's `es` output (from
