@@ -133,25 +133,7 @@ const ledgerSize = 4096
 // consulted: hashing every chunk cost a sixth of a flush's CPU in a real
 // Fluent Bit, and the ledger is empty unless chunks are being retried.
 func (d *Deliverer) Deliver(ctx context.Context, key func() uint64, reqs []Request) Outcome {
-	var k uint64
-	hashed := false
-	keyOf := func() uint64 {
-		if !hashed {
-			k, hashed = key(), true
-		}
-		return k
-	}
-	out := Outcome{Dropped: map[string]int{}}
-	prog := d.take(keyOf, len(reqs))
-	deadline := time.Now().Add(d.Budget)
-	for i, r := range reqs {
-		if !d.send(ctx, r, prog[i], deadline, &out) {
-			d.keep(keyOf(), prog)
-			out.Result = Retry
-			return out
-		}
-	}
-	out.Result = OK
+	out, _ := d.DeliverGroup(ctx, []Member{{Key: key, Requests: reqs}}, 0)
 	return out
 }
 
@@ -201,7 +183,7 @@ func (d *Deliverer) DeliverGroup(ctx context.Context, members []Member, maxBytes
 				}
 				// A request split by an earlier 413 has halves accepted
 				// already: it is sent alone, as what is left of it.
-				if d.Join != nil && pe.p.parts == nil && packs[j][0].p.parts == nil &&
+				if d.Join != nil && maxBytes > 0 && pe.p.parts == nil && packs[j][0].p.parts == nil &&
 					sameHeader(packs[j][0].r.Header, r.Header) && size+r.Size <= maxBytes {
 					packs[j] = append(packs[j], pe)
 					placed = true
