@@ -152,6 +152,10 @@ func (m meteredSender) Send(ctx context.Context, r delivery.Request) delivery.Re
 
 // Flush delivers one chunk. chunk is only read during the call.
 func (s *Sink) Flush(tag string, chunk []byte) Status {
+	if s.group != nil {
+		s.group.enter()
+		defer s.group.leave()
+	}
 	enc, decodeErr := s.dest.Encode(tag, chunk)
 	defer enc.Done()
 	s.counts.read(enc.Counts)
