@@ -317,7 +317,7 @@ func (r *recorder) Send(_ context.Context, req delivery.Request) delivery.Respon
 // each is answered for its own records.
 func TestGroupCommit(t *testing.T) {
 	for _, tt := range []struct {
-		name     string
+		name    string
 		fail    int
 		records int // sent in all
 		want    Status
