@@ -29,7 +29,7 @@ ARM64_TESTS := TestRegistersAsKubeship|TestFargateRecordsArriveExactly|TestConcu
 FUZZTIME ?= 20000x
 GOFILES := $(shell find . -name '*.go' -not -path './build/*')
 
-.PHONY: help build so-path loki test test-arm64 e2e test-faults lint unit fuzz-short fuzz demo bench clean
+.PHONY: help build so-path loki test test-arm64 e2e test-faults lint unit fuzz-short fuzz demo bench bench-scale clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -127,6 +127,16 @@ PERF_FLAGS ?= -n 500000 -repeat 3
 bench: build $(GRAFANA_LOKI) ## Go microbenchmarks, then Fluent Bit's outputs side by side with a real Fluent Bit (build/perf/)
 	$(GO) test -run='^$$' -bench=. -benchmem ./internal/...
 	$(GO) run ./test/perf $(PERF_FLAGS)
+
+# Production's shape (issue #16): N records over 20, 200 and 2,000
+# containers. The plugin is copied first so a rebuild during the run can't
+# change what is measured. -instr-n 0 skips valgrind.
+SCALE_FLAGS ?= -n 200000 -repeat 5 -scales 20,200,2000 -instr-n 40000 -instr-scale 20
+
+bench-scale: build ## Fluent Bit's outputs over 20, 200 and 2,000 containers, one tag each: CPU, instructions (valgrind), requests, wire, RSS (build/perf/scale.md)
+	@mkdir -p $(BUILD)/perf
+	cp $(SO) $(BUILD)/perf/out_kubeship.so
+	$(GO) run ./test/perf -scale -so $(BUILD)/perf/out_kubeship.so $(SCALE_FLAGS)
 
 clean: ## Remove build outputs
 	rm -rf $(BUILD)

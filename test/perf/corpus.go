@@ -20,10 +20,11 @@ type corpus struct {
 	bytes     int64
 }
 
-// writeCorpus writes n lines over 20 pods (5 copies of each fixture pod,
-// in their namespaces), a third of them JSON, deterministic but for the
-// timestamps, which end a minute ago.
-func writeCorpus(work string, n int) (corpus, error) {
+// writeCorpus writes n lines over pods pods, one container and one log
+// file (so one tag) each: copies of the fixture pods, in their namespaces,
+// n split evenly. A third of the lines are JSON; all is deterministic but
+// for the timestamps, which end a minute ago.
+func writeCorpus(work string, n, pods int) (corpus, error) {
 	root, err := host.RepoRoot()
 	if err != nil {
 		return corpus{}, err
@@ -32,27 +33,27 @@ func writeCorpus(work string, n int) (corpus, error) {
 	if c.router, err = fargate.ReadRouter(filepath.Join(root, "conf", "k8s", "aws-logging.yaml")); err != nil {
 		return c, err
 	}
-	var pods []fargate.Pod
-	for copy := range 5 {
-		for _, p := range fargate.Pods() {
-			p.Name = fmt.Sprintf("%s%d", p.Name[:len(p.Name)-1], copy)
-			p.ContainerID = fmt.Sprintf("%x", copy) + p.ContainerID[1:]
-			pods = append(pods, p)
-		}
+	fixtures := fargate.Pods()
+	var all []fargate.Pod
+	for i := range pods {
+		p, copy := fixtures[i%len(fixtures)], i/len(fixtures)
+		p.Name = fmt.Sprintf("%s%d", p.Name[:len(p.Name)-1], copy)
+		p.ContainerID = fmt.Sprintf("%04x", copy) + p.ContainerID[4:]
+		all = append(all, p)
 	}
-	c.pods = len(pods)
+	c.pods = len(all)
 	for _, d := range []string{c.dir, c.meta} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return c, err
 		}
 	}
-	if err := fargate.WriteMeta(c.meta, pods); err != nil {
+	if err := fargate.WriteMeta(c.meta, all); err != nil {
 		return c, err
 	}
 	start := time.Now().Add(-time.Minute - time.Duration(n)*time.Microsecond)
-	for i, p := range pods {
+	for i, p := range all {
 		var buf []byte
-		for j := i; j < n; j += len(pods) {
+		for j := i; j < n; j += len(all) {
 			l := fargate.Line{Time: start.Add(time.Duration(j) * time.Microsecond), Stream: "stdout",
 				Text: fmt.Sprintf("10.0.%d.%d - - \"GET /api/v1/orders/%d?expand=items HTTP/1.1\" 200 %d \"-\" \"Mozilla/5.0 (X11; Linux x86_64)\" rt=0.%03d", j%7, j%250, j, 1000+j%9000, j%1000)}
 			switch {

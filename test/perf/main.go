@@ -1,11 +1,14 @@
-// Command perf is `make perf`: a side-by-side benchmark of Fluent Bit
+// Command perf is `make bench`: a side-by-side benchmark of Fluent Bit
 // outputs. A real Fluent Bit runs the EKS Fargate router's pipeline (tail →
 // CRI parser → kubernetes filter, from conf/k8s/aws-logging.yaml) over a
 // deterministic corpus of Fargate-shaped container logs, once per output —
 // null (the baseline), built-in loki, loki + gzip, datadog, the grafana-loki
 // Go plugin, kubeship to Loki and to Datadog — into one counting HTTP sink
 // that decodes every request and checks that exactly N records arrived.
-// Runs are interleaved and repeated; the table has medians.
+// Runs are interleaved and repeated; the table has medians. With -scale
+// (`make bench-scale`) it measures production's shape instead: many
+// containers, one tag each, and instructions per record under valgrind
+// (scale.go).
 package main
 
 import (
@@ -54,16 +57,28 @@ func main() {
 	repeat := flag.Int("repeat", 3, "runs of each output, interleaved")
 	only := flag.String("only", "", "comma-separated outputs to run (null is always run)")
 	so := flag.String("so", "build/out_kubeship.so", "the kubeship plugin")
-	gl := flag.String("grafana-loki", "build/perf/out_grafana_loki.so", "the grafana-loki plugin (make perf builds it)")
+	gl := flag.String("grafana-loki", "build/perf/out_grafana_loki.so", "the grafana-loki plugin (make bench builds it)")
 	out := flag.String("out", "build/perf", "where results.md and cpu.svg go")
 	flag.BoolVar(&showThreads, "threads", false, "print each run's CPU and context switches per thread")
+	scale := flag.Bool("scale", false, "scale mode: production's shape, many containers with one tag each (make bench-scale)")
+	scales := flag.String("scales", "20,200,2000", "scale mode: container counts, N split evenly over them")
+	cgN := flag.Int("instr-n", 20000, "scale mode: records of each run under valgrind counting instructions (0: none)")
+	cgAt := flag.Int("instr-scale", 20, "scale mode: containers of the runs under valgrind")
 	flag.Parse()
 	bin, err := fluentbit.Find()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "perf:", err)
 		os.Exit(2)
 	}
-	if err := run(bin, *so, *gl, *out, *only, *n, *repeat); err != nil {
+	if *scale {
+		sc := scaleConfig{n: *n, repeat: *repeat, callgrindN: *cgN, callgrindAt: *cgAt, only: *only}
+		if sc.scales, err = parseScales(*scales); err == nil {
+			err = runScale(bin, *so, *out, sc)
+		}
+	} else {
+		err = run(bin, *so, *gl, *out, *only, *n, *repeat)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "perf:", err)
 		os.Exit(1)
 	}
@@ -78,7 +93,7 @@ func run(bin, so, gl, outDir, only string, n, repeat int) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	corpus, err := writeCorpus(work, n)
+	corpus, err := writeCorpus(work, n, 20)
 	if err != nil {
 		return err
 	}
@@ -106,7 +121,7 @@ func run(bin, so, gl, outDir, only string, n, repeat int) error {
 	results := map[string][]result{}
 	for r := 0; r < repeat; r++ {
 		for _, o := range chosen {
-			res, err := runOne(bin, work, corpus, s, o, n)
+			res, err := runOne(bin, work, corpus, s, o, n, "")
 			if err != nil {
 				return fmt.Errorf("%s: %w", o.name, err)
 			}
@@ -128,12 +143,15 @@ type result struct {
 	delivered        int
 	requests         int
 	wire             int64
+	instructions     int64 // under valgrind: Fluent Bit's whole process
 }
 
 // runOne runs Fluent Bit over the corpus with one output until every
 // record is acknowledged by it (Fluent Bit's own output counters), then
-// reads its CPU time and peak RSS from /proc.
-func runOne(bin, work string, c corpus, s *sink, o output, n int) (result, error) {
+// reads its CPU time and peak RSS from /proc. With callgrindOut, bin is
+// Fluent Bit under valgrind (see callgrindWrapper): runOne stops it and
+// reads the instructions it executed from that file instead.
+func runOne(bin, work string, c corpus, s *sink, o output, n int, callgrindOut string) (result, error) {
 	dir, err := os.MkdirTemp(work, "run-")
 	if err != nil {
 		return result{}, err
@@ -161,6 +179,9 @@ func runOne(bin, work string, c corpus, s *sink, o output, n int) (result, error
 	}
 	defer func() { _ = fb.Stop(5 * time.Second) }()
 	deadline := start.Add(10 * time.Minute)
+	if callgrindOut != "" {
+		deadline = start.Add(60 * time.Minute)
+	}
 	for {
 		done, err := acknowledged(port)
 		if err == nil && done >= n {
@@ -179,7 +200,14 @@ func runOne(bin, work string, c corpus, s *sink, o output, n int) (result, error
 		}
 		printThreads(o.name, use)
 	}
-	if res.cpu, res.rssMB, err = usage(fb.PID()); err != nil {
+	if callgrindOut != "" {
+		if err := fb.Stop(time.Minute); err != nil {
+			return res, fmt.Errorf("under valgrind: %w; Fluent Bit:\n%s", err, tail(fb.Logs()))
+		}
+		if res.instructions, err = callgrindTotal(callgrindOut); err != nil {
+			return res, err
+		}
+	} else if res.cpu, res.rssMB, err = usage(fb.PID()); err != nil {
 		return res, err
 	}
 	var errs []string
