@@ -19,16 +19,7 @@ const module = "github.com/kubeship/kubeship/"
 // in order, without a trailing slash.
 func layout(t *testing.T) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "CONTRIBUTING.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	i := strings.Index(s, "\n## Layout\n")
-	if i < 0 {
-		t.Fatal("CONTRIBUTING.md has no '## Layout' section")
-	}
-	s = s[i:]
+	s := section(t, "CONTRIBUTING.md", "## Layout")
 	start := strings.Index(s, "\n```\n")
 	if start < 0 {
 		t.Fatal("CONTRIBUTING.md's Layout has no code block listing the directories")

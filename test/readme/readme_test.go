@@ -336,21 +336,9 @@ func runFor(cmd *exec.Cmd, limit time.Duration) (string, error) {
 // the Loki module that test/loki pins).
 func TestMigrationCoversEveryPeerKey(t *testing.T) {
 	root, _ := host.RepoRoot()
-	b, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	section := string(b)
-	start := strings.Index(section, "## Coming from")
-	if start < 0 {
-		t.Fatal("README.md has no '## Coming from' section")
-	}
-	section = section[start:]
-	if end := strings.Index(section[3:], "\n## "); end >= 0 {
-		section = section[:end+3]
-	}
+	migration := readmeSection(t, "## Coming from")
 	named := func(key string) bool {
-		return strings.Contains(section, "`"+key+"`") || strings.Contains(section, "`"+key+" ")
+		return strings.Contains(migration, "`"+key+"`") || strings.Contains(migration, "`"+key+" ")
 	}
 
 	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/grafana/loki/v3")

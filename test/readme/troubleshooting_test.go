@@ -71,18 +71,22 @@ func TestTroubleshootingNamesEveryCounter(t *testing.T) {
 	}
 }
 
-// readmeSection returns the README from heading to the next heading of the
-// same level.
-func readmeSection(t *testing.T, heading string) string {
+// readmeSection returns the README's section under heading.
+func readmeSection(t *testing.T, heading string) string { return section(t, "README.md", heading) }
+
+// section returns the part of a Markdown file of the repository under the
+// first heading that begins with heading, up to the next heading of its
+// level.
+func section(t *testing.T, file, heading string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(b)
-	i := strings.Index(s, "\n"+heading+"\n")
+	i := strings.Index(s, "\n"+heading)
 	if i < 0 {
-		t.Fatalf("README.md has no %q section", heading)
+		t.Fatalf("%s has no %q section", file, heading)
 	}
 	s = s[i+1:]
 	level := heading[:strings.IndexByte(heading, ' ')+1] // "## "
