@@ -159,7 +159,11 @@ func (d *Deliverer) DeliverGroup(ctx context.Context, members []Member, maxBytes
 		r Request
 		p *progress
 	}
-	var packs [][]pending // in order, each of one header set and within maxBytes
+	type pack struct {
+		reqs []pending // of one header set
+		size int       // their Size, within maxBytes
+	}
+	var packs []pack // in order
 	for m, mem := range members {
 		var k uint64
 		hashed := false
@@ -177,31 +181,28 @@ func (d *Deliverer) DeliverGroup(ctx context.Context, members []Member, maxBytes
 			pe := pending{r, progs[m][i]}
 			placed := false
 			for j := range packs {
-				size := 0
-				for _, q := range packs[j] {
-					size += q.r.Size
-				}
+				pk := &packs[j]
 				// A request split by an earlier 413 has halves accepted
 				// already: it is sent alone, as what is left of it.
-				if d.Join != nil && maxBytes > 0 && pe.p.parts == nil && packs[j][0].p.parts == nil &&
-					sameHeader(packs[j][0].r.Header, r.Header) && size+r.Size <= maxBytes {
-					packs[j] = append(packs[j], pe)
+				if d.Join != nil && maxBytes > 0 && pe.p.parts == nil && pk.reqs[0].p.parts == nil &&
+					sameHeader(pk.reqs[0].r.Header, r.Header) && pk.size+r.Size <= maxBytes {
+					pk.reqs, pk.size = append(pk.reqs, pe), pk.size+r.Size
 					placed = true
 					break
 				}
 			}
 			if !placed {
-				packs = append(packs, []pending{pe})
+				packs = append(packs, pack{[]pending{pe}, r.Size})
 			}
 		}
 	}
 	deadline := time.Now().Add(d.Budget)
-	for _, pack := range packs {
-		r, p := pack[0].r, pack[0].p
-		if len(pack) > 1 {
-			reqs := make([]Request, len(pack))
-			p = &progress{joined: true, parts: make([]*progress, len(pack))}
-			for i, q := range pack {
+	for _, pk := range packs {
+		r, p := pk.reqs[0].r, pk.reqs[0].p
+		if len(pk.reqs) > 1 {
+			reqs := make([]Request, len(pk.reqs))
+			p = &progress{joined: true, parts: make([]*progress, len(pk.reqs))}
+			for i, q := range pk.reqs {
 				reqs[i], p.parts[i] = q.r, q.p
 			}
 			r = d.Join(reqs)
