@@ -1,6 +1,7 @@
 // Package transport sends requests over HTTP(S): TLS, proxies from the
 // environment, authentication, static headers, a per-request timeout and a
-// capped read of the answer.
+// capped read of the answer. Straight to the server, on the caller's
+// goroutine (direct.go); through a proxy, with net/http's Transport.
 package transport
 
 import (
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -40,10 +42,12 @@ type Options struct {
 
 // Client sends requests to one URL.
 type Client struct {
-	url    string
-	shown  string // url with any password hidden, for errors
-	header map[string]string
-	http   *http.Client
+	url     string
+	shown   string // url with any password hidden, for errors
+	header  map[string]string
+	timeout time.Duration
+	direct  *direct      // when no proxy applies
+	http    *http.Client // through a proxy
 }
 
 // New builds a client; errors name the file or setting to fix.
@@ -87,8 +91,31 @@ func New(o Options) (*Client, error) {
 	// Redirects are not followed: they would carry the body and headers
 	// such as DD-API-KEY to a host the user did not configure.
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Client{url: o.URL, shown: shown, header: h,
-		http: &http.Client{Transport: tr, Timeout: o.Timeout, CheckRedirect: noRedirect}}, nil
+	c := &Client{url: o.URL, shown: shown, header: h, timeout: o.Timeout,
+		http: &http.Client{Transport: tr, Timeout: o.Timeout, CheckRedirect: noRedirect}}
+	u, err := url.Parse(o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("url: %w", err)
+	}
+	if proxy, err := tr.Proxy(&http.Request{URL: u}); err == nil && proxy == nil {
+		c.direct = &direct{addr: hostPort(u)}
+		if u.Scheme == "https" {
+			c.direct.tls = tc.Clone()
+			c.direct.tls.ServerName = u.Hostname()
+		}
+	}
+	return c, nil
+}
+
+// hostPort is u's host with its scheme's port when it names none.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
 }
 
 // Send posts r and reports the answer.
@@ -108,13 +135,10 @@ func (c *Client) Send(ctx context.Context, r delivery.Request) delivery.Response
 		}
 		req.Header.Set(k, v)
 	}
-	resp, err := c.http.Do(req)
+	resp, body, err := c.do(req)
 	if err != nil {
 		return delivery.Response{Err: fmt.Errorf("POST %s: %w", c.shown, unwrapURLError(err))}
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswer)) // reuse the connection when cheap
 	msg := message(body)
 	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
 		msg = "redirected to " + loc + ", which kubeship does not follow: set url to the address that accepts the push"
@@ -125,6 +149,28 @@ func (c *Client) Send(ctx context.Context, r delivery.Request) delivery.Response
 		Message:    msg,
 		Answer:     string(body),
 	}
+}
+
+// do sends req and reads at most maxAnswer bytes of its answer's body.
+func (c *Client) do(req *http.Request) (*http.Response, []byte, error) {
+	if c.direct != nil {
+		var deadline time.Time // none
+		if c.timeout > 0 {
+			deadline = time.Now().Add(c.timeout)
+		}
+		if d, ok := req.Context().Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
+			deadline = d
+		}
+		return c.direct.do(req, deadline, maxAnswer)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswer)) // reuse the connection when cheap
+	return resp, body, nil
 }
 
 // unwrapURLError drops url.Error's repetition of method and URL.

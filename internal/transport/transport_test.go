@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -276,5 +279,95 @@ func TestUnsendableRequestIsPermanent(t *testing.T) {
 	}
 	if resp := c.Send(context.Background(), delivery.Request{Body: []byte("x"), Header: map[string]string{"X-Scope-OrgID": "ok"}}); resp.Err != nil || resp.Permanent {
 		t.Errorf("valid request: %+v", resp)
+	}
+}
+
+// Requests reuse one kept-alive connection; a connection the server
+// closed while it was idle is replaced without an error, once.
+func TestConnectionsAreReused(t *testing.T) {
+	var opened, served int
+	var mu sync.Mutex
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		served++
+		mu.Unlock()
+		w.WriteHeader(204)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			opened++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c, err := New(Options{URL: srv.URL, TLS: config.TLS{Verify: true}, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func() {
+		t.Helper()
+		if resp := c.Send(context.Background(), delivery.Request{Body: []byte("x")}); resp.Err != nil || resp.Status != 204 {
+			t.Fatalf("%+v", resp)
+		}
+	}
+	for range 5 {
+		send()
+	}
+	if opened != 1 || served != 5 {
+		t.Errorf("5 requests opened %d connections, %d served; want 1 connection", opened, served)
+	}
+	srv.CloseClientConnections() // as a server's idle timeout does
+	send()
+	if opened != 2 || served != 6 {
+		t.Errorf("after the server closed the idle connection: %d connections, %d served; want 2 and 6", opened, served)
+	}
+}
+
+// A cancelled request (the plugin stopping) returns at once, whatever the
+// timeout.
+func TestCancelledRequestReturns(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer srv.Close()
+	defer close(release)
+	c, _ := New(Options{URL: srv.URL, TLS: config.TLS{Verify: true}, Timeout: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	resp := c.Send(ctx, delivery.Request{Body: []byte("x")})
+	if resp.Err == nil || !errors.Is(resp.Err, context.Canceled) {
+		t.Errorf("%+v, want context.Canceled", resp)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("returned after %v", d)
+	}
+}
+
+// A long answer is read up to maxAnswer and the connection is not reused
+// (reading the rest could take long); the next request opens another.
+func TestLongAnswerIsCapped(t *testing.T) {
+	var opened int
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(400)
+		_, _ = w.Write(bytes.Repeat([]byte("e"), 3*maxAnswer))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened++
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c, _ := New(Options{URL: srv.URL, TLS: config.TLS{Verify: true}, Timeout: time.Second})
+	for range 2 {
+		resp := c.Send(context.Background(), delivery.Request{Body: []byte("x")})
+		if resp.Status != 400 || len(resp.Answer) != maxAnswer {
+			t.Fatalf("status %d, answer of %d bytes; want 400 and %d", resp.Status, len(resp.Answer), maxAnswer)
+		}
+	}
+	if opened != 2 {
+		t.Errorf("%d connections, want 2", opened)
 	}
 }
