@@ -64,6 +64,7 @@ func main() {
 	scales := flag.String("scales", "20,200,2000", "scale mode: container counts, N split evenly over them")
 	cgN := flag.Int("instr-n", 20000, "scale mode: records of each run under valgrind counting instructions (0: none)")
 	cgAt := flag.Int("instr-scale", 20, "scale mode: containers of the runs under valgrind")
+	huge := flag.Bool("huge", true, "scale mode: then Fluent Bit's memory around one 32 MB record, at the first scale")
 	flag.Parse()
 	bin, err := fluentbit.Find()
 	if err != nil {
@@ -71,7 +72,7 @@ func main() {
 		os.Exit(2)
 	}
 	if *scale {
-		sc := scaleConfig{n: *n, repeat: *repeat, callgrindN: *cgN, callgrindAt: *cgAt, only: *only}
+		sc := scaleConfig{n: *n, repeat: *repeat, callgrindN: *cgN, callgrindAt: *cgAt, only: *only, huge: *huge}
 		if sc.scales, err = parseScales(*scales); err == nil {
 			err = runScale(bin, *so, *out, sc)
 		}
@@ -121,7 +122,7 @@ func run(bin, so, gl, outDir, only string, n, repeat int) error {
 	results := map[string][]result{}
 	for r := 0; r < repeat; r++ {
 		for _, o := range chosen {
-			res, err := runOne(bin, work, corpus, s, o, n, "")
+			res, err := runOne(bin, work, corpus, s, o, n, runOpts{})
 			if err != nil {
 				return fmt.Errorf("%s: %w", o.name, err)
 			}
@@ -144,14 +145,22 @@ type result struct {
 	requests         int
 	wire             int64
 	instructions     int64 // under valgrind: Fluent Bit's whole process
+	huge             hugeUse
+}
+
+// runOpts are runOne's variants.
+type runOpts struct {
+	callgrindOut string // under valgrind (see callgrindWrapper): its output file
+	huge         bool   // one 32 MB record after the corpus (see hugeRecord)
 }
 
 // runOne runs Fluent Bit over the corpus with one output until every
 // record is acknowledged by it (Fluent Bit's own output counters), then
-// reads its CPU time and peak RSS from /proc. With callgrindOut, bin is
+// reads its CPU time and peak RSS from /proc. With opt.callgrindOut, bin is
 // Fluent Bit under valgrind (see callgrindWrapper): runOne stops it and
-// reads the instructions it executed from that file instead.
-func runOne(bin, work string, c corpus, s *sink, o output, n int, callgrindOut string) (result, error) {
+// reads the instructions it executed from that file instead. With
+// opt.huge, it then measures memory around one 32 MB record.
+func runOne(bin, work string, c corpus, s *sink, o output, n int, opt runOpts) (result, error) {
 	dir, err := os.MkdirTemp(work, "run-")
 	if err != nil {
 		return result{}, err
@@ -170,7 +179,7 @@ func runOne(bin, work string, c corpus, s *sink, o output, n int, callgrindOut s
 	}
 	conf := fmt.Sprintf("[SERVICE]\n    Flush 1\n    Grace 5\n    Log_Level warn\n    Parsers_File parsers.conf\n"+
 		"    HTTP_Server On\n    HTTP_Listen 127.0.0.1\n    HTTP_Port %d\n\n", port) +
-		fargate.TailInput(c.dir) + "\n" + fargate.OfflineKubernetes(c.router.Filters, c.meta) + "\n[OUTPUT]\n" + section
+		fargate.TailInput(c.dir) + "\n" + hugeInput(dir, opt.huge) + fargate.OfflineKubernetes(c.router.Filters, c.meta) + "\n[OUTPUT]\n" + section
 	s.reset()
 	start := time.Now()
 	fb, err := fluentbit.Start(bin, o.plugin, dir, conf)
@@ -179,7 +188,7 @@ func runOne(bin, work string, c corpus, s *sink, o output, n int, callgrindOut s
 	}
 	defer func() { _ = fb.Stop(5 * time.Second) }()
 	deadline := start.Add(10 * time.Minute)
-	if callgrindOut != "" {
+	if opt.callgrindOut != "" {
 		deadline = start.Add(60 * time.Minute)
 	}
 	for {
@@ -200,11 +209,17 @@ func runOne(bin, work string, c corpus, s *sink, o output, n int, callgrindOut s
 		}
 		printThreads(o.name, use)
 	}
-	if callgrindOut != "" {
+	if opt.huge {
+		if res.huge, err = hugeRecord(fb, port, dir, n); err != nil {
+			return res, err
+		}
+		n++
+	}
+	if opt.callgrindOut != "" {
 		if err := fb.Stop(time.Minute); err != nil {
 			return res, fmt.Errorf("under valgrind: %w; Fluent Bit:\n%s", err, tail(fb.Logs()))
 		}
-		if res.instructions, err = callgrindTotal(callgrindOut); err != nil {
+		if res.instructions, err = callgrindTotal(opt.callgrindOut); err != nil {
 			return res, err
 		}
 	} else if res.cpu, res.rssMB, err = usage(fb.PID()); err != nil {

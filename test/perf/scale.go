@@ -69,6 +69,7 @@ type scaleConfig struct {
 	callgrindN  int // 0: no valgrind runs
 	callgrindAt int // the scale valgrind runs at
 	only        string
+	huge        bool // measure memory around a 32 MB record (hugeRecord)
 }
 
 // parseScales reads -scales ("20,200,2000").
@@ -131,7 +132,7 @@ func runScale(bin, so, outDir string, sc scaleConfig) error {
 	for r := 0; r < sc.repeat; r++ {
 		for _, c := range sc.scales {
 			for _, o := range chosen {
-				res, err := runOne(bin, work, corpora[c], s, o, sc.n, "")
+				res, err := runOne(bin, work, corpora[c], s, o, sc.n, runOpts{})
 				if err != nil {
 					return fmt.Errorf("%d containers, %s: %w", c, o.name, err)
 				}
@@ -139,6 +140,21 @@ func runScale(bin, so, outDir string, sc scaleConfig) error {
 					r+1, c, o.name, res.cpu, res.wall, res.rssMB, res.requests, res.delivered, sc.n)
 				all[c].runs[o.name] = append(all[c].runs[o.name], res)
 			}
+		}
+	}
+	huge := map[string]result{}
+	if sc.huge {
+		for _, o := range chosen {
+			if !slices.Contains(hugeOutputs, o.name) {
+				continue
+			}
+			res, err := runOne(bin, work, corpora[sc.scales[0]], s, o, sc.n, runOpts{huge: true})
+			if err != nil {
+				return fmt.Errorf("32 MB record, %s: %w", o.name, err)
+			}
+			fmt.Printf("  32 MB record %-26s RSS %4.0f MB before, peak %4.0f, %4.0f after; delivered %d/%d\n",
+				o.name, res.huge.before, res.huge.peak, res.huge.after, res.delivered, sc.n+1)
+			huge[o.name] = res
 		}
 	}
 	var cg *scaleResults
@@ -155,6 +171,9 @@ func runScale(bin, so, outDir string, sc scaleConfig) error {
 	b.WriteString(".\n")
 	for _, c := range sc.scales {
 		b.WriteString("\n" + scaleReport(chosen, all[c], cg, sc.n))
+	}
+	if len(huge) > 0 {
+		b.WriteString("\n" + hugeReport(sc.scales[0], huge, hugeOutputs))
 	}
 	fmt.Println("\n" + b.String())
 	return os.WriteFile(filepath.Join(outDir, "scale.md"), []byte(b.String()), 0o644)
@@ -182,7 +201,7 @@ func countInstructions(bin, work string, s *sink, chosen []output, sc scaleConfi
 		var ir [2]int64
 		for i, n := range sizes {
 			_ = os.Remove(out)
-			res, err := runOne(wrapper, work, corpora[i], s, o, n, out)
+			res, err := runOne(wrapper, work, corpora[i], s, o, n, runOpts{callgrindOut: out})
 			if err != nil {
 				return nil, fmt.Errorf("valgrind, %s: %w", o.name, err)
 			}

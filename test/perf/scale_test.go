@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -85,5 +86,23 @@ func TestCorpusOneFilePerContainer(t *testing.T) {
 		if err != nil || len(files) != pods || c.pods != pods {
 			t.Fatalf("%d pods: %d files, %d pods, %v", pods, len(files), c.pods, err)
 		}
+	}
+}
+
+// The 32 MB record's table lists the measured rows in order, with what
+// each kept.
+func TestHugeReport(t *testing.T) {
+	runs := map[string]result{
+		"kubeship loki": {delivered: 11, huge: hugeUse{before: 38, peak: 199, after: 130}},
+		"null":          {delivered: 11, huge: hugeUse{before: 17, peak: 150, after: 100}},
+	}
+	got := hugeReport(20, runs, []string{"null", "loki-sm", "kubeship loki"})
+	for _, want := range []string{"| null | 17 | 150 | 100 | 83 | 11 |\n| kubeship loki | 38 | 199 | 130 | 92 | 11 |\n", "(20 containers)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "loki-sm") {
+		t.Errorf("a row not measured is shown:\n%s", got)
 	}
 }
