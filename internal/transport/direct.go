@@ -99,9 +99,6 @@ func (d *direct) exchange(c *conn, req *http.Request, deadline time.Time, limit 
 		resp, err = http.ReadResponse(c.r, req) // 1xx: the answer follows
 	}
 	if err != nil {
-		if ctxErr := req.Context().Err(); ctxErr != nil {
-			return nil, nil, ctxErr
-		}
 		return nil, nil, err
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))

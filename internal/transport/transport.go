@@ -161,7 +161,15 @@ func (c *Client) do(req *http.Request) (*http.Response, []byte, error) {
 		if d, ok := req.Context().Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
 			deadline = d
 		}
-		return c.direct.do(req, deadline, maxAnswer)
+		resp, body, err := c.direct.do(req, deadline, maxAnswer)
+		if err != nil {
+			if ctxErr := req.Context().Err(); ctxErr != nil {
+				err = ctxErr // cancelled, or out of retry budget
+			} else if isTimeout(err) {
+				err = fmt.Errorf("no answer within timeout %s: %w", c.timeout, err)
+			}
+		}
+		return resp, body, err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -121,8 +121,9 @@ func TestTimeout(t *testing.T) {
 	}))
 	defer srv.Close()
 	c, _ := New(Options{URL: srv.URL, TLS: config.TLS{Verify: true}, Timeout: 100 * time.Millisecond})
-	if resp := c.Send(context.Background(), delivery.Request{}); resp.Err == nil {
-		t.Errorf("no timeout error: %+v", resp)
+	// The error names the setting that bounds the wait.
+	if resp := c.Send(context.Background(), delivery.Request{}); resp.Err == nil || !strings.Contains(resp.Err.Error(), "no answer within timeout 100ms") {
+		t.Errorf("want a timeout error naming the timeout: %+v", resp)
 	}
 }
 
