@@ -90,17 +90,20 @@ func (d *direct) exchange(c *conn, req *http.Request, deadline time.Time, limit 
 	// A cancelled request (the plugin stopping) unblocks at once.
 	stop := context.AfterFunc(req.Context(), func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if err := req.Write(c.w); err != nil {
-		return nil, nil, err
+	werr := req.Write(c.w)
+	if werr == nil {
+		werr = c.w.Flush()
 	}
-	if err := c.w.Flush(); err != nil {
-		return nil, nil, err
-	}
+	// After a failed write the answer is still read: a server may answer
+	// before it reads the body (413) and close, as http.Transport knows.
 	resp, err := http.ReadResponse(c.r, req)
 	for err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200 {
 		resp, err = http.ReadResponse(c.r, req) // 1xx: the answer follows
 	}
 	if err != nil {
+		if werr != nil {
+			err = werr
+		}
 		return nil, nil, err
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
@@ -110,7 +113,7 @@ func (d *direct) exchange(c *conn, req *http.Request, deadline time.Time, limit 
 	// The rest of a long answer is read only if it is cheap; otherwise
 	// the connection is not reused.
 	n, _ := io.Copy(io.Discard, io.LimitReader(resp.Body, limit+1))
-	keep = n <= limit && !resp.Close && stop()
+	keep = werr == nil && n <= limit && !resp.Close && stop()
 	return resp, body, nil
 }
 

@@ -372,3 +372,37 @@ func TestLongAnswerIsCapped(t *testing.T) {
 		t.Errorf("%d connections, want 2", opened)
 	}
 }
+
+// A server that answers before it has read the body (413 for a body too
+// large) and closes: the write fails, and the answer is what is reported,
+// as net/http's Transport does, so the sender can split the request.
+func TestAnswerBeforeBodyIsRead(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		nc, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		buf := make([]byte, 4096)
+		for got := ""; !strings.Contains(got, "\r\n\r\n"); {
+			n, err := nc.Read(buf)
+			if err != nil {
+				return
+			}
+			got += string(buf[:n])
+		}
+		_, _ = nc.Write([]byte("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large"))
+		_ = nc.(*net.TCPConn).CloseWrite()
+		time.Sleep(200 * time.Millisecond) // then close with the body unread: a reset
+	}()
+	c, _ := New(Options{URL: "http://" + l.Addr().String() + "/push", TLS: config.TLS{Verify: true}, Timeout: 5 * time.Second})
+	resp := c.Send(context.Background(), delivery.Request{Body: bytes.Repeat([]byte("x"), 64<<20)})
+	if resp.Err != nil || resp.Status != 413 || resp.Message != "too large" {
+		t.Errorf("%+v, want the 413 answer", resp)
+	}
+}
