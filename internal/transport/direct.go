@@ -61,9 +61,10 @@ func (d *direct) do(req *http.Request, deadline time.Time, limit int64) (*http.R
 			}
 		}
 		resp, body, err := d.exchange(c, req, deadline, limit)
-		// A kept-alive connection the server closed meanwhile fails before
-		// any answer: send again, once, on a new one (as http.Transport
-		// does).
+		// A kept-alive connection the server closed while it was idle
+		// fails without an answer: send again, once, on a new one. (Had
+		// the server taken the push and then failed to answer, the
+		// delivery's own retry would resend it too, only later.)
 		if err != nil && reused && !isTimeout(err) && req.Context().Err() == nil && req.GetBody != nil {
 			if req.Body, err = req.GetBody(); err != nil {
 				return nil, nil, err
