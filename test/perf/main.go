@@ -64,7 +64,7 @@ func main() {
 	scales := flag.String("scales", "20,200,2000", "scale mode: container counts, N split evenly over them")
 	cgN := flag.Int("instr-n", 20000, "scale mode: records of each run under valgrind counting instructions (0: none)")
 	cgAt := flag.Int("instr-scale", 20, "scale mode: containers of the runs under valgrind")
-	huge := flag.Bool("huge", true, "scale mode: then Fluent Bit's memory around one 32 MB record, at the first scale")
+	huge := flag.Bool("huge", true, "scale mode: then Fluent Bit's memory around one 32 MB record, after 20,000 records at the first scale (-repeat 0: only that)")
 	flag.Parse()
 	bin, err := fluentbit.Find()
 	if err != nil {

@@ -144,16 +144,20 @@ func runScale(bin, so, outDir string, sc scaleConfig) error {
 	}
 	huge := map[string]result{}
 	if sc.huge {
+		c, err := writeCorpus(filepath.Join(work, "huge"), hugeN, sc.scales[0])
+		if err != nil {
+			return err
+		}
 		for _, o := range chosen {
 			if !slices.Contains(hugeOutputs, o.name) {
 				continue
 			}
-			res, err := runOne(bin, work, corpora[sc.scales[0]], s, o, sc.n, runOpts{huge: true})
+			res, err := runOne(bin, work, c, s, o, hugeN, runOpts{huge: true})
 			if err != nil {
 				return fmt.Errorf("32 MB record, %s: %w", o.name, err)
 			}
 			fmt.Printf("  32 MB record %-26s RSS %4.0f MB before, peak %4.0f, %4.0f after; delivered %d/%d\n",
-				o.name, res.huge.before, res.huge.peak, res.huge.after, res.delivered, sc.n+1)
+				o.name, res.huge.before, res.huge.peak, res.huge.after, res.delivered, hugeN+1)
 			huge[o.name] = res
 		}
 	}
@@ -170,7 +174,9 @@ func runScale(bin, so, outDir string, sc scaleConfig) error {
 	}
 	b.WriteString(".\n")
 	for _, c := range sc.scales {
-		b.WriteString("\n" + scaleReport(chosen, all[c], cg, sc.n))
+		if sc.repeat > 0 { // -repeat 0: only the 32 MB record
+			b.WriteString("\n" + scaleReport(chosen, all[c], cg, sc.n))
+		}
 	}
 	if len(huge) > 0 {
 		b.WriteString("\n" + hugeReport(sc.scales[0], huge, hugeOutputs))

@@ -97,7 +97,7 @@ func TestHugeReport(t *testing.T) {
 		"null":          {delivered: 11, huge: hugeUse{before: 17, peak: 150, after: 100}},
 	}
 	got := hugeReport(20, runs, []string{"null", "loki-sm", "kubeship loki"})
-	for _, want := range []string{"| null | 17 | 150 | 100 | 83 | 11 |\n| kubeship loki | 38 | 199 | 130 | 92 | 11 |\n", "(20 containers)"} {
+	for _, want := range []string{"| null | 17 | 150 | 100 | 83 | 11 |\n| kubeship loki | 38 | 199 | 130 | 92 | 11 |\n", "after 20000 records (20 containers)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("report lacks %q:\n%s", want, got)
 		}
