@@ -13,7 +13,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -267,15 +266,8 @@ func usage(pid int) (cpu, rssMB float64, err error) {
 		return 0, 0, err
 	}
 	_, user, sys := parseStat(string(stat))
-	cpu = user + sys
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	if rssMB = statusNumber(string(status), "VmHWM") / 1024; rssMB == 0 {
-		return 0, 0, errors.New("no VmHWM in /proc/<pid>/status")
-	}
-	return cpu, rssMB, nil
+	rssMB, err = statusMB(pid, "VmHWM")
+	return user + sys, rssMB, err
 }
 
 func tail(s string) string {

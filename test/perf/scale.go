@@ -173,8 +173,8 @@ func runScale(bin, so, outDir string, sc scaleConfig) error {
 		fmt.Fprintf(&b, "; instructions (valgrind): the difference between runs of %d and %d records over %d containers, one of each", sc.callgrindN, sc.callgrindN/4, sc.callgrindAt)
 	}
 	b.WriteString(".\n")
-	for _, c := range sc.scales {
-		if sc.repeat > 0 { // -repeat 0: only the 32 MB record
+	if sc.repeat > 0 { // -repeat 0 runs only the 32 MB record
+		for _, c := range sc.scales {
 			b.WriteString("\n" + scaleReport(chosen, all[c], cg, sc.n))
 		}
 	}
