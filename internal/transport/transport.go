@@ -135,6 +135,10 @@ func (c *Client) Send(ctx context.Context, r delivery.Request) delivery.Response
 		}
 		req.Header.Set(k, v)
 	}
+	if u := req.URL.User; u != nil && req.Header.Get("Authorization") == "" {
+		pass, _ := u.Password()
+		req.SetBasicAuth(u.Username(), pass) // the url's user:password@, as net/http's Client sends it
+	}
 	resp, body, err := c.do(req)
 	if err != nil {
 		return delivery.Response{Err: fmt.Errorf("POST %s: %w", c.shown, unwrapURLError(err))}

@@ -406,3 +406,36 @@ func TestAnswerBeforeBodyIsRead(t *testing.T) {
 		t.Errorf("%+v, want the 413 answer", resp)
 	}
 }
+
+// A url with user:password@ sends them as basic auth (as net/http's
+// Client does), straight or through a proxy, and never in the request line.
+func TestURLUserinfoIsBasicAuth(t *testing.T) {
+	type seen struct {
+		user, pass, uri string
+		ok              bool
+	}
+	got := make(chan seen, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		got <- seen{u, p, r.RequestURI, ok}
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	for _, proxy := range []string{"", srv.URL} {
+		target := strings.Replace(srv.URL, "http://", "http://user:S3%2FCRET@", 1) + "/push"
+		if proxy != "" {
+			target = "http://user:S3%2FCRET@intake.invalid/push" // the proxy answers
+		}
+		c, err := New(Options{URL: target, Proxy: proxy, TLS: config.TLS{Verify: true}, Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp := c.Send(context.Background(), delivery.Request{Body: []byte("x")}); resp.Err != nil || resp.Status != 204 {
+			t.Fatalf("proxy %q: %+v", proxy, resp)
+		}
+		s := <-got
+		if !s.ok || s.user != "user" || s.pass != "S3/CRET" || strings.Contains(s.uri, "S3") {
+			t.Errorf("proxy %q: server saw %+v, want basic auth user/S3/CRET and no password in the request line", proxy, s)
+		}
+	}
+}
