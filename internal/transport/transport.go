@@ -85,7 +85,13 @@ func New(o Options) (*Client, error) {
 	tr.TLSClientConfig = tc
 	h := map[string]string{"User-Agent": o.UserAgent}
 	for k, v := range o.Header {
-		h[http.CanonicalHeaderKey(k)] = v // one entry per header, whatever its case
+		k = http.CanonicalHeaderKey(k) // one entry per header, whatever its case
+		// Requests are written as they are (direct.go): none may carry
+		// a header that would break them. Its value may be a secret.
+		if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
+			return nil, fmt.Errorf("header %s: invalid characters in its name or value", k)
+		}
+		h[k] = v
 	}
 	shown := config.RedactURL(o.URL)
 	// Redirects are not followed: they would carry the body and headers

@@ -439,3 +439,15 @@ func TestURLUserinfoIsBasicAuth(t *testing.T) {
 		}
 	}
 }
+
+// A static header that could not be sent (CR, LF, NUL in its value) is
+// refused when the client is built, without showing the value: requests
+// are written as they are, so none may carry it.
+func TestInvalidStaticHeaderIsRefused(t *testing.T) {
+	for _, v := range []string{"S3CRET\r\nX-Evil: 1", "S3\x00CRET"} {
+		_, err := New(Options{URL: "http://127.0.0.1:1/push", Timeout: time.Second, Header: map[string]string{"DD-API-KEY": v}})
+		if err == nil || !strings.Contains(err.Error(), "Dd-Api-Key") || strings.Contains(err.Error(), "S3") {
+			t.Errorf("%q: %v, want an error naming the header, not its value", v, err)
+		}
+	}
+}
