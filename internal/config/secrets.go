@@ -201,7 +201,7 @@ func (r *reader) apiKeyKey() string {
 	return "apikey_file"
 }
 
-// urlUser reports whether the push URL holds userinfo (Go then sends basic auth).
+// urlUser reports whether the push URL holds userinfo (sent as basic auth).
 func urlUser(c *Config) bool {
 	u, err := url.Parse(c.URL)
 	return err == nil && c.URL != "" && u.User != nil
