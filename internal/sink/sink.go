@@ -48,7 +48,7 @@ type Sink struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	metrics *metrics.Set // nil when metrics_listen is off
-	release func()       // releases the metrics listener
+	release func()       // releases the metrics listener and the connections
 }
 
 // New validates the configuration and builds a sink that sends through a
@@ -85,7 +85,8 @@ func New(g config.Getter, log Logger, version, instance string) (*Sink, error) {
 		sender = meteredSender{client, set}
 	}
 	s := build(cfg, dest, sender, log)
-	s.metrics, s.counts.metrics, s.release = set, set, release
+	s.metrics, s.counts.metrics = set, set
+	s.release = func() { release(); client.Close() }
 	for _, n := range cfg.Notes {
 		log.Infof("%s", n)
 	}

@@ -3,6 +3,9 @@ package sink
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -425,5 +428,32 @@ func TestGroupSentWhenFull(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a full group waits for batch_wait")
+	}
+}
+
+// Close closes the sink's connections: an instance retired by a hot reload
+// keeps no sockets open.
+func TestCloseClosesConnections(t *testing.T) {
+	closed := make(chan struct{}, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	s, err := New(config.Map{"url": srv.URL + "/loki/api/v1/push"}, &logs{}, "test", "kubeship.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Flush("kube.x", chunk(3, "line")); st != OK {
+		t.Fatalf("flush: %v", st)
+	}
+	s.Close()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection is still open after Close")
 	}
 }

@@ -28,8 +28,9 @@ type direct struct {
 	tls    *tls.Config // nil for http://
 	dialer net.Dialer
 
-	mu   sync.Mutex
-	idle []*conn // most recently used last
+	mu     sync.Mutex
+	idle   []*conn // most recently used last
+	closed bool    // by close: connections are not kept
 }
 
 // conn is one kept-alive connection.
@@ -159,11 +160,26 @@ func (d *direct) put(c *conn) {
 	c.used = time.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.closed {
+		_ = c.Close()
+		return
+	}
 	if len(d.idle) >= maxIdle {
 		_ = d.idle[0].Close()
 		d.idle = d.idle[1:]
 	}
 	d.idle = append(d.idle, c)
+}
+
+// close closes the idle connections, and those in use once their
+// requests are done.
+func (d *direct) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.idle {
+		_ = c.Close()
+	}
+	d.idle, d.closed = nil, true
 }
 
 func isTimeout(err error) bool {

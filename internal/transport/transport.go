@@ -191,6 +191,16 @@ func (c *Client) do(req *http.Request) (*http.Response, []byte, error) {
 	return resp, body, nil
 }
 
+// Close closes the client's kept-alive connections: an instance that ends
+// (Fluent Bit stopping, or a hot reload retiring it) keeps no sockets.
+// Requests still in flight finish; their connections are closed after.
+func (c *Client) Close() {
+	if c.direct != nil {
+		c.direct.close()
+	}
+	c.http.CloseIdleConnections()
+}
+
 // unwrapURLError drops url.Error's repetition of method and URL.
 func unwrapURLError(err error) error {
 	var u *url.Error

@@ -451,3 +451,45 @@ func TestInvalidStaticHeaderIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// Close closes the kept-alive connections (an instance retired by a hot
+// reload must not keep its sockets), and one in use when Close comes is
+// closed once its request is done.
+func TestCloseClosesConnections(t *testing.T) {
+	closed := make(chan struct{}, 2)
+	release := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Wait") != "" {
+			<-release
+		}
+		w.WriteHeader(204)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c, _ := New(Options{URL: srv.URL, TLS: config.TLS{Verify: true}, Timeout: 5 * time.Second})
+	done := make(chan delivery.Response)
+	go func() {
+		done <- c.Send(context.Background(), delivery.Request{Body: []byte("x"), Header: map[string]string{"X-Wait": "1"}})
+	}()
+	time.Sleep(100 * time.Millisecond) // that request is in flight on one connection
+	if resp := c.Send(context.Background(), delivery.Request{Body: []byte("x")}); resp.Status != 204 {
+		t.Fatalf("%+v", resp) // on a second one, now idle
+	}
+	c.Close()
+	close(release)
+	if resp := <-done; resp.Status != 204 {
+		t.Fatalf("in flight: %+v", resp)
+	}
+	for i := range 2 {
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of 2 connections closed after Close", i)
+		}
+	}
+}
