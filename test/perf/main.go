@@ -105,7 +105,7 @@ func run(bin, so, gl, outDir, only string, n, repeat int) error {
 
 	var chosen []output
 	for _, o := range outputs(so, gl) {
-		if o.name != "null" && only != "" && !slices.Contains(strings.Split(only, ","), o.name) {
+		if !picked(o.name, only) {
 			continue
 		}
 		if o.plugin != "" {
@@ -135,6 +135,12 @@ func run(bin, so, gl, outDir, only string, n, repeat int) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(outDir, "cpu.svg"), []byte(chart(chosen, results, n)), 0o644)
+}
+
+// picked reports whether -only (comma-separated names) picks an output;
+// null, the baseline, always runs.
+func picked(name, only string) bool {
+	return name == "null" || only == "" || slices.Contains(strings.Split(only, ","), name)
 }
 
 // result is one run's measurements.

@@ -109,7 +109,7 @@ func runScale(bin, so, outDir string, sc scaleConfig) error {
 	defer s.close()
 	var chosen []output
 	for _, o := range scaleOutputs(so) {
-		if o.name != "null" && sc.only != "" && !slices.Contains(strings.Split(sc.only, ","), o.name) {
+		if !picked(o.name, sc.only) {
 			continue
 		}
 		if o.plugin != "" {

@@ -106,3 +106,20 @@ func TestHugeReport(t *testing.T) {
 		t.Errorf("a row not measured is shown:\n%s", got)
 	}
 }
+
+// -only picks outputs by name; null, the baseline, always runs.
+func TestPicked(t *testing.T) {
+	for _, tt := range []struct {
+		name, only string
+		want       bool
+	}{
+		{"kubeship loki", "", true},
+		{"kubeship loki", "loki-sm,kubeship loki", true},
+		{"kubeship loki", "kubeship", false},
+		{"null", "loki-sm", true},
+	} {
+		if got := picked(tt.name, tt.only); got != tt.want {
+			t.Errorf("picked(%q, %q) = %v", tt.name, tt.only, got)
+		}
+	}
+}
