@@ -17,6 +17,7 @@ import (
 	"github.com/kubeship/kubeship/test/ddintake"
 	"github.com/kubeship/kubeship/test/host"
 	"github.com/kubeship/kubeship/test/lokiserver"
+	"github.com/kubeship/kubeship/test/proc"
 )
 
 // KUBESHIP_FAULTS_FULL=1 (make test-faults) runs the long forms: a minute
@@ -249,7 +250,7 @@ func countArrived(t *testing.T, lines []string, sent map[string]bool, want int) 
 }
 
 func (s *scenario) record(sent, arrived, duplicates int) {
-	rss, _ := peakRSS(s.host.PID())
+	rss, _ := proc.MemoryMB(s.host.PID(), "VmHWM")
 	addRow(row{s.name, sent, arrived, duplicates, rss})
 }
 
@@ -257,33 +258,6 @@ func addRow(r row) {
 	rowsMu.Lock()
 	rows = append(rows, r)
 	rowsMu.Unlock()
-}
-
-// peakRSS reads a process's VmHWM in MB.
-func peakRSS(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	return statusMB(string(b), "VmHWM:")
-}
-
-func currentRSS(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	return statusMB(string(b), "VmRSS:")
-}
-
-func statusMB(status, field string) (float64, error) {
-	for _, l := range strings.Split(status, "\n") {
-		if v, ok := strings.CutPrefix(l, field); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024, err
-		}
-	}
-	return 0, fmt.Errorf("no %s", field)
 }
 
 // The destination is down at start, then comes back: the chunk handed back
@@ -528,7 +502,7 @@ func TestMemoryDuringOutage(t *testing.T) {
 		if rc := s.host.Flush(0, "kube.var.log.containers.x", chunk); rc != host.FLB_RETRY {
 			t.Fatalf("rc %d during the outage", rc)
 		}
-		rss, err := currentRSS(s.host.PID())
+		rss, err := proc.MemoryMB(s.host.PID(), "VmRSS")
 		if err != nil {
 			t.Fatal(err)
 		}

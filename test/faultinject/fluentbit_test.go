@@ -12,6 +12,7 @@ import (
 	"github.com/kubeship/kubeship/test/fargate"
 	"github.com/kubeship/kubeship/test/fluentbit"
 	"github.com/kubeship/kubeship/test/host"
+	"github.com/kubeship/kubeship/test/proc"
 )
 
 // fbScenario is a real Fluent Bit with filesystem storage tailing one
@@ -115,7 +116,7 @@ func (s *fbScenario) waitArrived() {
 func (s *fbScenario) check() {
 	s.t.Helper()
 	distinct, dups := countArrived(s.t, s.dest.arrived(s.t, s.name, len(s.lines)), s.lines, len(s.lines))
-	rss, _ := peakRSS(s.fb.PID())
+	rss, _ := proc.MemoryMB(s.fb.PID(), "VmHWM")
 	addRow(row{s.name, len(s.lines), distinct, dups, rss})
 	if s.t.Failed() {
 		s.t.Logf("Fluent Bit's log:\n%s", s.fb.Logs())
@@ -186,7 +187,7 @@ func TestFluentBitShutdownDuringOutage(t *testing.T) {
 	if len(s.proxy.Requests()) == 0 {
 		t.Fatalf("kubeship never sent:\n%s", s.fb.Logs())
 	}
-	rss, _ := peakRSS(s.fb.PID())
+	rss, _ := proc.MemoryMB(s.fb.PID(), "VmHWM")
 	start := time.Now()
 	if err := s.fb.Stop(5 * time.Second); err != nil {
 		t.Errorf("%v\n%s", err, s.fb.Logs())

@@ -1,31 +1,23 @@
 package integration
 
 import (
-	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kubeship/kubeship/internal/event/eventtest"
 	"github.com/kubeship/kubeship/test/host"
+	"github.com/kubeship/kubeship/test/proc"
 )
 
-// rssMB reads a process's resident memory from /proc.
+// rssMB reads a process's resident memory in whole MB.
 func rssMB(t *testing.T, pid int) int {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	mb, err := proc.MemoryMB(pid, "VmRSS")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		var kb int
-		if _, err := fmt.Sscanf(line, "VmRSS: %d kB", &kb); err == nil {
-			return kb / 1024
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
+	return int(mb)
 }
 
 // One 32 MB record (its line cut to 256 KB) grows buffers to its size;

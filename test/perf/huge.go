@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kubeship/kubeship/test/fluentbit"
+	"github.com/kubeship/kubeship/test/proc"
 )
 
 // Issue #16 part 4: Fluent Bit's resident memory around one 32 MB record,
@@ -54,7 +55,7 @@ func hugeInput(dir string, on bool) string {
 func hugeRecord(fb *fluentbit.Process, port int, dir string, n int) (hugeUse, error) {
 	var u hugeUse
 	var err error
-	if u.before, err = statusMB(fb.PID(), "VmRSS"); err != nil {
+	if u.before, err = proc.MemoryMB(fb.PID(), "VmRSS"); err != nil {
 		return u, err
 	}
 	in := filepath.Join(dir, "huge")
@@ -79,24 +80,11 @@ func hugeRecord(fb *fluentbit.Process, port int, dir string, n int) (hugeUse, er
 		}
 	}
 	time.Sleep(hugeSettle)
-	if u.peak, err = statusMB(fb.PID(), "VmHWM"); err != nil {
+	if u.peak, err = proc.MemoryMB(fb.PID(), "VmHWM"); err != nil {
 		return u, err
 	}
-	u.after, err = statusMB(fb.PID(), "VmRSS")
+	u.after, err = proc.MemoryMB(fb.PID(), "VmRSS")
 	return u, err
-}
-
-// statusMB reads a size from /proc/<pid>/status.
-func statusMB(pid int, key string) (float64, error) {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	kb := statusNumber(string(status), key)
-	if kb == 0 {
-		return 0, fmt.Errorf("no %s in /proc/%d/status", key, pid)
-	}
-	return kb / 1024, nil
 }
 
 // hugeReport renders the runs' table.

@@ -25,6 +25,7 @@ import (
 	"github.com/kubeship/kubeship/test/fargate"
 	"github.com/kubeship/kubeship/test/fluentbit"
 	"github.com/kubeship/kubeship/test/lokiserver"
+	"github.com/kubeship/kubeship/test/proc"
 )
 
 // output is one contestant: its [OUTPUT] section (%d is the sink's port)
@@ -272,7 +273,7 @@ func usage(pid int) (cpu, rssMB float64, err error) {
 		return 0, 0, err
 	}
 	_, user, sys := parseStat(string(stat))
-	rssMB, err = statusMB(pid, "VmHWM")
+	rssMB, err = proc.MemoryMB(pid, "VmHWM")
 	return user + sys, rssMB, err
 }
 

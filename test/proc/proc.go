@@ -5,9 +5,11 @@ package proc
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -128,4 +130,20 @@ func (p *Process) Stop(sig os.Signal, grace time.Duration) (killed bool) {
 func (p *Process) Kill() {
 	_ = p.Cmd.Process.Kill()
 	<-p.done
+}
+
+// MemoryMB reads one size of a process's /proc/<pid>/status in MB: VmRSS
+// (resident now) or VmHWM (its peak).
+func MemoryMB(pid int, field string) (float64, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }

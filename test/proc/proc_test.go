@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -35,5 +36,20 @@ func TestProcess(t *testing.T) {
 				t.Errorf("Tee got %q, Logs %q", tee.String(), p.Logs())
 			}
 		})
+	}
+}
+
+// MemoryMB reads this process's resident and peak memory; an unknown field
+// is an error.
+func TestMemoryMB(t *testing.T) {
+	rss, err := MemoryMB(os.Getpid(), "VmRSS")
+	if err != nil || rss <= 0 {
+		t.Fatalf("VmRSS = %v, %v", rss, err)
+	}
+	if peak, err := MemoryMB(os.Getpid(), "VmHWM"); err != nil || peak < rss {
+		t.Errorf("VmHWM = %v (VmRSS %v), %v", peak, rss, err)
+	}
+	if _, err := MemoryMB(os.Getpid(), "VmNone"); err == nil {
+		t.Error("no error for a missing field")
 	}
 }
