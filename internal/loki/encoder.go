@@ -366,12 +366,21 @@ func (e *Encoder) kubernetes(raw []byte, fromTag kube.Meta) (k8s kube.Meta, ok b
 	return k8s, ok
 }
 
-// selector appends a record's stream selector to buf: user labels, auto
-// kubernetes labels, then kubernetes defaults; the first of a name wins.
+// selector appends a record's stream selector to buf: user labels, then
+// the kubernetes defaults, then, with auto_kubernetes_labels, the pod's
+// labels; the first of a name wins. A pod controls its labels, so they come
+// last: a pod label named namespace, container or app, or like a user
+// label, is dropped rather than taking the name, and Loki's label limit
+// cuts pod labels before any label that says whose the stream is.
 func (e *Encoder) selector(b *Batch, buf []byte, tag string, body []byte, k8s kube.Meta, hasK8s bool) ([]byte, []byte) {
 	b.pairs = b.pairs[:0]
 	for _, f := range e.labels {
 		buf = b.addField(buf, &b.pairs, f, tag, body)
+	}
+	if hasK8s && e.o.KubernetesMetadata {
+		for i, v := range [][]byte{k8s.Namespace, k8s.Container, k8s.App()} {
+			b.pairs = addPair(b.pairs, kubeLabels[i], v)
+		}
 	}
 	if hasK8s && e.o.AutoKubernetesLabels && k8s.Labels != nil {
 		_ = record.Each(k8s.Labels, func(k, v []byte) bool {
@@ -381,15 +390,11 @@ func (e *Encoder) selector(b *Batch, buf []byte, tag string, body []byte, k8s ku
 			return true
 		})
 	}
-	if hasK8s && e.o.KubernetesMetadata {
-		for i, v := range [][]byte{k8s.Namespace, k8s.Container, k8s.App()} {
-			b.pairs = addPair(b.pairs, kubeLabels[i], v)
-		}
-	}
 	if len(b.pairs) == 0 {
 		b.pairs = append(b.pairs, defaultLabel)
 	}
 	if len(b.pairs) > maxLabelNames {
+		// Pod labels are cut first: they come last.
 		if b.Stats.DroppedLabels == 0 {
 			var names []string
 			for _, p := range b.pairs[maxLabelNames:] {

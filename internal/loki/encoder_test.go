@@ -166,7 +166,7 @@ func TestMapping(t *testing.T) {
 		{"key_value_format", config.Map{"line_format": "key_value"}, k8sBody(map[string]any{"level": "warn", "n": 1.5}),
 			`{app="web", container="app", namespace="shop"}`, `level="warn" log="hello" n=1.5`, "container_id=3f2a image=registry/web:1.2 level=warn node=fargate-ip-10-0-1-2 pod=web-7d9f-abcde pod_id=0b6f-11 stream=stdout"},
 		{"auto_kubernetes_labels", config.Map{"auto_kubernetes_labels": "on"}, k8sBody(nil),
-			`{app="legacy", app_kubernetes_io_name="web", container="app", namespace="shop", pod_template_hash="7d9f"}`, "hello", defaultMeta},
+			`{app="web", app_kubernetes_io_name="web", container="app", namespace="shop", pod_template_hash="7d9f"}`, "hello", defaultMeta},
 		{"structured_metadata_explicit_and_maps", config.Map{"structured_metadata": "team=$team,cluster=prod", "structured_metadata_map_keys": "$extra"},
 			map[string]any{"log": "x", "team": "pay", "extra": map[string]any{"a": "1", "b": int64(2)}},
 			`{job="fluent-bit"}`, "x", "a=1 b=2 cluster=prod team=pay"}, // the map leaves the line, as in Fluent Bit's loki output
@@ -799,5 +799,52 @@ func TestPodLogRules(t *testing.T) {
 		if tt.filtered > 0 && (len(problems) != 1 || !strings.HasPrefix(problems[0], "2 pod shop/web-7d9f-abcde, container app:")) {
 			t.Errorf("%v: problems %q, want the broken rule once for the pod's 2 records", tt.keys, problems)
 		}
+	}
+}
+
+// A pod controls its labels: with auto_kubernetes_labels they must not
+// replace or push out the labels that say whose the stream is.
+func TestPodLabelsCannotTakeIdentifyingNames(t *testing.T) {
+	many := map[string]any{"app.kubernetes.io/name": "web"}
+	for i := 0; i < 20; i++ {
+		many[fmt.Sprintf("a%02d", i)] = "x"
+	}
+	tests := []struct {
+		name   string
+		keys   config.Map
+		labels map[string]any
+		want   []string // label pairs that must be in the selector
+		absent []string
+	}{
+		{"colliding_pod_labels_dropped", config.Map{"auto_kubernetes_labels": "on"},
+			map[string]any{"namespace": "victim", "container": "api", "app": "billing", "app.kubernetes.io/name": "web", "team": "t"},
+			[]string{`namespace="shop"`, `container="app"`, `app="web"`, `team="t"`},
+			[]string{"victim", `"api"`, "billing"}},
+		{"user_label_collision_dropped", config.Map{"auto_kubernetes_labels": "on", "labels": "cluster=prod"},
+			map[string]any{"cluster": "other", "app": "web"},
+			[]string{`cluster="prod"`, `namespace="shop"`, `app="web"`}, []string{"other"}},
+		{"limit_cuts_pod_labels_only", config.Map{"auto_kubernetes_labels": "on", "labels": "cluster=prod"}, many,
+			[]string{`cluster="prod"`, `namespace="shop"`, `container="app"`, `app="web"`}, []string{"a19"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := k8sBody(nil)
+			body["kubernetes"].(map[string]any)["labels"] = tt.labels
+			got, _ := encode(t, tt.keys, body)
+			labels, _ := one(t, got)
+			for _, w := range tt.want {
+				if !strings.Contains(labels, w) {
+					t.Errorf("%s lacks %s", labels, w)
+				}
+			}
+			for _, a := range tt.absent {
+				if strings.Contains(labels, a) {
+					t.Errorf("%s has %s", labels, a)
+				}
+			}
+			if n := strings.Count(labels, "="); n > maxLabelNames {
+				t.Errorf("%d labels: %s", n, labels)
+			}
+		})
 	}
 }
