@@ -84,6 +84,24 @@ type Answers struct {
 	Advice func(status int, answer string) string
 }
 
+// Clock tells the time and waits.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+func (d *Deliverer) clock() Clock {
+	if d.Clock != nil {
+		return d.Clock
+	}
+	return realClock{}
+}
+
 // Deliverer sends flushes through a Sender. Safe for concurrent flushes.
 type Deliverer struct {
 	Sender Sender
@@ -95,6 +113,10 @@ type Deliverer struct {
 	// Join makes one request of requests with the same headers (Loki: one
 	// push of their streams), for DeliverGroup; nil never joins.
 	Join func(reqs []Request) Request
+	// Clock times the retry budget and the waits between retries; nil is
+	// the real clock. Tests pass one that moves only when waited on, to
+	// count what a budget allows without spending it.
+	Clock Clock
 
 	logged sync.Map // drop reasons logged once
 
@@ -196,7 +218,7 @@ func (d *Deliverer) DeliverGroup(ctx context.Context, members []Member, maxBytes
 			}
 		}
 	}
-	deadline := time.Now().Add(d.Budget)
+	deadline := d.clock().Now().Add(d.Budget)
 	for _, pk := range packs {
 		r, p := pk.reqs[0].r, pk.reqs[0].p
 		if len(pk.reqs) > 1 {
@@ -306,14 +328,14 @@ func (d *Deliverer) send(ctx context.Context, r Request, p *progress, deadline t
 			d.Log.Warnf("%s; shutting down, handing the chunk back to Fluent Bit", describe(resp))
 			return false
 		}
-		if wait == backoff.Stop || time.Now().Add(wait).After(deadline) {
+		if wait == backoff.Stop || d.clock().Now().Add(wait).After(deadline) {
 			d.Log.Warnf("%s; retry budget spent, handing the chunk back to Fluent Bit", describe(resp))
 			return false
 		}
 		select {
 		case <-ctx.Done():
 			return false
-		case <-time.After(wait):
+		case <-d.clock().After(wait):
 		}
 		out.Retries++
 	}
@@ -342,7 +364,7 @@ func (d *Deliverer) sendParts(ctx context.Context, r Request, p *progress, deadl
 // running flushes before it stops (and with Workers 0 a flush holds its
 // engine), so no request may outlast the retry budget.
 func (d *Deliverer) sendWithin(ctx context.Context, r Request, deadline time.Time) Response {
-	ctx, cancel := context.WithDeadline(ctx, deadline)
+	ctx, cancel := context.WithTimeout(ctx, deadline.Sub(d.clock().Now()))
 	defer cancel()
 	return d.Sender.Send(ctx, r)
 }
