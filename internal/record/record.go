@@ -126,29 +126,11 @@ const MaxDepth = 1000
 // m. Keys may be str or bin; keys of other types never match. The first match
 // wins. It returns false when the key is absent or m is not a well-formed map
 // up to the match.
-func Get(m []byte, key string) (val []byte, ok bool) {
-	n, b, err := msgp.ReadMapHeaderBytes(m)
-	if err != nil {
-		return nil, false
-	}
-	for ; n > 0; n-- {
-		k, rest, isText := readText(b)
-		if !isText {
-			if rest, err = Skip(b); err != nil {
-				return nil, false
-			}
-		}
-		end, err := Skip(rest)
-		if err != nil {
-			return nil, false
-		}
-		if isText && string(k) == key {
-			return rest[:len(rest)-len(end)], true
-		}
-		b = end
-	}
-	return nil, false
-}
+//
+// Fluent Bit's record accessor takes the last match: a record's metadata is
+// read with [Field] (top-level keys) and [GetLast] (nested maps), which
+// agree with it; Get is for maps whose keys do not repeat.
+func Get(m []byte, key string) (val []byte, ok bool) { return lookup(m, key, First) }
 
 // Each calls fn for every entry of the msgpack map m, in order, until fn
 // returns false. key is the text of a str or bin key (zero copy); a key of
