@@ -174,17 +174,26 @@ func (p Path) Name() string {
 
 // Lookup returns the raw msgpack value the path selects in body (a msgpack
 // map). Tag accessors select nothing here; use AppendValue.
+//
+// Of a key a map holds more than once, it reads the copy Fluent Bit wrote:
+// at the top level the one record.CopyOf names (a merged log line's fields
+// come after the parser's keys and before the kubernetes filter's map, so
+// a line cannot pick another team's tenant or labels), and in nested maps
+// the last, as Fluent Bit's own record accessor does.
 func (p Path) Lookup(body []byte) ([]byte, bool) {
 	if p.tag || len(p.steps) == 0 {
 		return nil, false
 	}
 	v := body
-	for _, s := range p.steps {
+	for i, s := range p.steps {
 		var ok bool
-		if s.isIndex {
+		switch {
+		case s.isIndex:
 			v, ok = record.Index(v, s.index)
-		} else {
-			v, ok = record.Get(v, s.key)
+		case i == 0:
+			v, ok = record.Field(v, s.key)
+		default:
+			v, ok = record.GetLast(v, s.key)
 		}
 		if !ok {
 			return nil, false
