@@ -18,7 +18,8 @@ type Meta struct {
 	Annotations []byte // raw msgpack map, nil when absent
 }
 
-// FromMap reads the kubernetes filter's map (raw msgpack).
+// FromMap reads the kubernetes filter's map (raw msgpack). Of a key the map
+// holds twice, the last copy wins, as in Fluent Bit's record accessor.
 func FromMap(k []byte) (m Meta) {
 	_ = record.Each(k, func(key, val []byte) bool {
 		switch string(key) {
@@ -48,12 +49,14 @@ func FromMap(k []byte) (m Meta) {
 	return m
 }
 
-// Label returns the value of a pod label.
+// Label returns the value of a pod label: of a name the map holds twice,
+// the last copy, as Fluent Bit's record accessor reads it, so a label here
+// is the one $kubernetes['labels'][name] gives.
 func (m Meta) Label(name string) ([]byte, bool) {
 	if m.Labels == nil {
 		return nil, false
 	}
-	v, ok := record.Get(m.Labels, name)
+	v, ok := record.GetLast(m.Labels, name)
 	if !ok {
 		return nil, false
 	}
@@ -68,4 +71,14 @@ func (m Meta) App() []byte {
 	}
 	v, _ := m.Label("app")
 	return v
+}
+
+// ContainerID returns the docker_id of a kubernetes filter's map (raw
+// msgpack): the container's id, whatever its runtime. It is nil when the
+// map has none. The last copy is read, as FromMap and Fluent Bit's record
+// accessor read it.
+func ContainerID(k []byte) []byte {
+	v, _ := record.GetLast(k, "docker_id")
+	id, _ := record.Text(v)
+	return id
 }
