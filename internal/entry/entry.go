@@ -2,10 +2,17 @@
 // destinations encode: it reads raw CRI lines that a router without a parser
 // leaves in `log`, and joins the partial lines (P ... F) of a container's
 // stream within a chunk into one entry.
+//
+// A pod controls every byte of its log lines, and with the kubernetes
+// filter's Merge_Log On a JSON line's fields become top-level keys of its
+// record, next to the keys Fluent Bit wrote. An entry is made of Fluent
+// Bit's copies only (record.CopyOf says which they are), and of the parts of
+// one container's line only.
 package entry
 
 import (
 	"github.com/kubeship/kubeship/internal/event"
+	"github.com/kubeship/kubeship/internal/kube"
 	"github.com/kubeship/kubeship/internal/record"
 )
 
@@ -17,10 +24,11 @@ type Entry struct {
 	// Log replaces the body's `log` value when not nil: the message of a
 	// raw CRI line, or the joined parts of a split line.
 	Log []byte
-	// Stream is the body's `stream`, or the CRI line's.
+	// Stream is the body's `stream` (the parser's, its first copy), or the
+	// CRI line's.
 	Stream []byte
-	// Kubernetes is the raw msgpack of the body's `kubernetes` map, nil
-	// when there is none.
+	// Kubernetes is the raw msgpack of the body's `kubernetes` map (the
+	// filter's, its last copy that is a map), nil when there is none.
 	Kubernetes []byte
 	// Fields are the body's top-level keys and raw values, in order, so
 	// encoders need not walk the body again.
@@ -38,7 +46,8 @@ type Field struct {
 	Key, Value []byte
 }
 
-// Message is the entry's log text: Log, else the body's `log` string.
+// Message is the entry's log text: Log, else the body's `log` string (its
+// first copy).
 func (e Entry) Message() []byte { return e.message }
 
 // Reader reads a chunk's entries. The zero value is ready after Reset.
@@ -58,13 +67,18 @@ type Reader struct {
 
 // split is a line whose parts are being joined. containerd writes stdout and
 // stderr to one file, so a part's next parts are those of its own stream,
-// with the other stream's lines, split or not, between them.
+// with the other stream's lines, split or not, between them; and one tag can
+// cover several containers (a router's wildcard path; an aggregator, where a
+// pod's line can even set the tag), so they are those of its own container,
+// with other containers' lines between them. See Reader.waiting.
 type split struct {
 	first  Entry   // the first part, with the time and metadata the line keeps
 	buf    []byte  // the parts' messages so far
 	fields []Field // the first part's fields
 	parts  int
-	order  int // the Reader's order at the first part
+	order  int    // the Reader's order at the first part
+	id     []byte // first's container id, once idRead
+	idRead bool
 }
 
 // Reset starts reading chunk.
@@ -78,7 +92,7 @@ func (r *Reader) Reset(chunk []byte) {
 	for i := range r.pending {
 		// A chunk left mid-way must not lend its parts to the next one, nor
 		// be kept alive by them.
-		r.pending[i].parts, r.pending[i].first = 0, Entry{}
+		r.pending[i].parts, r.pending[i].first, r.pending[i].id = 0, Entry{}, nil
 		clear(r.pending[i].fields[:cap(r.pending[i].fields)])
 	}
 }
@@ -94,7 +108,7 @@ func (r *Reader) Next() bool {
 			r.events.Known(e.Kubernetes)
 		}
 		r.order++
-		s := r.waiting(e.Stream)
+		s := r.waiting(e.Stream, e.Kubernetes)
 		if s == nil && !partial {
 			r.cur = e
 			return true
@@ -103,7 +117,7 @@ func (r *Reader) Next() bool {
 			s = r.free()
 			// Keep the first part's fields while the next records are read.
 			s.fields, r.fields = r.fields, s.fields
-			s.first, s.buf, s.order = e, s.buf[:0], r.order
+			s.first, s.buf, s.order, s.id, s.idRead = e, s.buf[:0], r.order, nil, false
 		}
 		s.buf = append(s.buf, e.message...)
 		s.parts++
@@ -130,10 +144,37 @@ func (r *Reader) Next() bool {
 	return false
 }
 
-// waiting returns the split line of stream that has parts waiting, or nil.
-func (r *Reader) waiting(stream []byte) *split {
+// waiting returns the split line with parts waiting that a record of
+// stream and kubernetes map k8s continues, or nil: the line of the same
+// stream of the same container. A record of another container never joins
+// it, or a pod's line would end up in another pod's entry, tenant and
+// labels. The container is the map's docker_id, else the map itself; the
+// records without a map are one container (a router's tail of one file).
+func (r *Reader) waiting(stream, k8s []byte) *split {
+	var id []byte
+	idRead := false
 	for i := range r.pending {
-		if p := &r.pending[i]; p.parts > 0 && string(p.first.Stream) == string(stream) {
+		p := &r.pending[i]
+		if p.parts == 0 || string(p.first.Stream) != string(stream) {
+			continue
+		}
+		// A container's records carry byte for byte the same map: compare
+		// the maps before reading either.
+		if string(p.first.Kubernetes) == string(k8s) {
+			return p
+		}
+		if p.first.Kubernetes == nil || k8s == nil {
+			continue
+		}
+		// Maps differ when the filter's view of the pod changed (labels,
+		// annotations) between parts: the container id says.
+		if !idRead {
+			id, idRead = kube.ContainerID(k8s), true
+		}
+		if !p.idRead {
+			p.id, p.idRead = kube.ContainerID(p.first.Kubernetes), true
+		}
+		if len(id) > 0 && string(id) == string(p.id) {
 			return p
 		}
 	}
@@ -158,7 +199,7 @@ func (r *Reader) send(s *split) {
 	r.joined += s.parts - 1
 	r.cur = s.first
 	r.cur.Log, r.cur.message = s.buf, s.buf
-	s.parts, s.first = 0, Entry{}
+	s.parts, s.first, s.id = 0, Entry{}, nil
 }
 
 // Entry returns the current entry.
@@ -191,26 +232,47 @@ func (c *Counts) Read(r *Reader) {
 
 // read makes an entry of an event and reports whether it is a partial
 // line. It walks the body's top-level keys once: a record is read by every
-// destination, and each lookup by key would walk it again.
+// destination, and each lookup by key would walk it again. Of a key a
+// merged line repeats, it reads the copy record.CopyOf names, as record
+// accessors do: the parser's log, stream and logtag (so a line cannot
+// claim to be split, or end another's split line) and the filter's
+// kubernetes map.
 func read(ev event.Event, fields []Field, known []byte, keys *Keys) (Entry, bool) {
 	e := Entry{Time: ev.Time, Body: ev.Body}
 	var timestamp, logtag []byte
+	var hasLog, hasStream, hasLogtag bool // a copy was read
 	f := newFound(keys)
 	_ = record.EachKnown(ev.Body, known, func(k, v []byte) bool {
 		fields = append(fields, Field{k, v})
 		switch string(k) {
 		case "log":
-			e.message, _ = record.Text(v)
+			if record.CopyOf(k).Takes(v, hasLog) {
+				e.message, _ = record.Text(v)
+				hasLog = true
+			}
 		case "stream":
-			e.Stream, _ = record.Text(v)
+			if record.CopyOf(k).Takes(v, hasStream) {
+				e.Stream, _ = record.Text(v)
+				hasStream = true
+			}
 		case "kubernetes":
-			if record.Type(v) == record.Map {
+			if record.CopyOf(k).Takes(v, e.Kubernetes != nil) {
 				e.Kubernetes = v
 			}
 		case "logtag":
-			logtag, _ = record.Text(v)
+			if record.CopyOf(k).Takes(v, hasLogtag) {
+				logtag, _ = record.Text(v)
+				hasLogtag = true
+			}
 		case "@timestamp":
-			timestamp, _ = record.Text(v)
+			// Only the record's first key, where the es output writes its
+			// time key (out_es/es.c, elasticsearch_format), so the first
+			// copy: the kubernetes filter writes a merged line's fields
+			// after the parser's keys, so a line's @timestamp is never
+			// first and never overrides the time of its CRI line.
+			if len(fields) == 1 {
+				timestamp, _ = record.Text(v)
+			}
 		default:
 			if f.keys.candidate(k) {
 				if t, ok := record.Text(v); ok {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kubeship/kubeship/internal/event"
 	"github.com/kubeship/kubeship/internal/event/eventtest"
+	"github.com/kubeship/kubeship/internal/kube"
 	"github.com/kubeship/kubeship/internal/record"
 )
 
@@ -211,18 +212,23 @@ func TestReaderJoinsPartsOfOneStream(t *testing.T) {
 	}
 }
 
-// The Reader joins as a per-stream oracle does: a part waits for the next
-// parts of its own stream; a final part, or any line of its stream without
-// P, closes it; parts still waiting at the chunk's end are sent in the order
-// their lines began. Each input byte is one record: bit 0 the stream, bit 1
-// P, bits 2-3 the shape: a raw CRI line, parsed fields, parsed fields without
-// `stream`, or a plain record.
+// The Reader joins as a per-container, per-stream oracle does: a part waits
+// for the next parts of its own container's stream; a final part, or any
+// line of that stream without P, closes it; parts still waiting at the
+// chunk's end are sent in the order their lines began. Each input byte is
+// one record: bit 0 the stream, bit 1 P, bits 2-3 the shape: a raw CRI
+// line, parsed fields, parsed fields without `stream`, or a plain record;
+// bits 4-5 its container: none (no kubernetes map), pod a, pod a with
+// another map (a2, the same docker_id), or pod b. And, whatever the oracle
+// says, no entry's message holds bytes of another container's record.
 func FuzzReaderJoin(f *testing.F) {
 	f.Add([]byte{2, 1, 0})                  // stdout P, stderr F, stdout F
 	f.Add([]byte{6, 7, 6, 5, 4})            // both streams split at once, parsed
 	f.Add([]byte{2, 1, 6, 13, 0, 3})        // mixed shapes, a plain record, stderr P at the end
 	f.Add([]byte{1, 10, 15, 8, 14, 3, 2})   // records without a stream
 	f.Add([]byte{0x22, 3, 2, 7, 6, 5, 0xa}) // a Reader abandoned mid-chunk and Reset
+	f.Add([]byte{0x16, 0x34})               // pod a's part, pod b's whole line
+	f.Add([]byte{0x16, 0x36, 0x24, 0x34})   // parts of a and b interleaved, a's map changing
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 64 {
 			data = data[:64]
@@ -234,13 +240,18 @@ func FuzzReaderJoin(f *testing.F) {
 		var events []eventtest.Event
 		var want []out
 		type pending struct {
-			start, parts int
-			msg          string
+			start, parts   int
+			msg            string
+			stream, target string
 		}
 		waiting := map[string]*pending{}
 		joined := 0
+		// container is the docker_id of each record's container.
+		var container []string
 		for i, b := range data {
 			stream, tag, msg := [2]string{"stdout", "stderr"}[b&1], [2]string{"F", "P"}[b>>1&1], fmt.Sprintf("m%d.", i)
+			pod := [4]string{"", "a", "a2", "b"}[b>>4&3]
+			container = append(container, string(kube.FromMap(pods[pod]).ContainerID))
 			ts := t0.Add(time.Duration(i) * time.Second)
 			var ev eventtest.Event
 			switch b >> 2 & 3 {
@@ -256,18 +267,22 @@ func FuzzReaderJoin(f *testing.F) {
 				stream, tag = "", "F"
 			}
 			ev.Body.(map[string]any)["i"] = strconv.Itoa(i)
+			if pod != "" {
+				ev.Body.(map[string]any)["kubernetes"] = pods[pod]
+			}
 			events = append(events, ev)
-			p := waiting[stream]
+			key := container[i] + "/" + stream
+			p := waiting[key]
 			if p == nil {
-				p = &pending{start: i}
-				waiting[stream] = p
+				p = &pending{start: i, stream: stream}
+				waiting[key] = p
 			}
 			p.msg += msg
 			p.parts++
 			if tag == "F" {
 				want = append(want, out{int64(p.start) * int64(time.Second), p.msg, stream, strconv.Itoa(p.start)})
 				joined += p.parts - 1
-				delete(waiting, stream)
+				delete(waiting, key)
 			}
 		}
 		var rest []string
@@ -277,7 +292,7 @@ func FuzzReaderJoin(f *testing.F) {
 		slices.SortFunc(rest, func(a, b string) int { return waiting[a].start - waiting[b].start })
 		for _, s := range rest {
 			p := waiting[s]
-			want = append(want, out{int64(p.start) * int64(time.Second), p.msg, s, strconv.Itoa(p.start)})
+			want = append(want, out{int64(p.start) * int64(time.Second), p.msg, p.stream, strconv.Itoa(p.start)})
 			joined += p.parts - 1
 		}
 
@@ -299,6 +314,14 @@ func FuzzReaderJoin(f *testing.F) {
 				}
 			}
 			got = append(got, o)
+			// The entry is its first record's: every part joined to it
+			// is a record of that record's container.
+			first, _ := strconv.Atoi(o.I)
+			for _, m := range strings.Split(strings.TrimSuffix(o.Log, "."), ".") {
+				if i, err := strconv.Atoi(strings.TrimPrefix(m, "m")); err != nil || container[i] != container[first] {
+					t.Fatalf("%v: entry %q of record %d (container %q) holds %q of another container", data, o.Log, first, container[first], m)
+				}
+			}
 		}
 		if r.Err() != nil {
 			t.Fatal(r.Err())
