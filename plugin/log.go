@@ -24,7 +24,9 @@ static void kubeship_log(void *api, void *ins, int level, const char *msg) {
 import "C"
 
 import (
+	"bytes"
 	"fmt"
+	stdlog "log"
 	"os"
 	"time"
 	"unsafe"
@@ -78,3 +80,18 @@ func (l *logger) Errorf(format string, args ...any) { l.print(levelError, format
 func (l *logger) Warnf(format string, args ...any)  { l.print(levelWarn, format, args) }
 func (l *logger) Infof(format string, args ...any)  { l.print(levelInfo, format, args) }
 func (l *logger) Debugf(format string, args ...any) { l.print(levelDebug, format, args) }
+
+// routeGoLog sends what Go's standard logger prints into Fluent Bit's line
+// format instead of a bare line on its stderr: net/http's Transport logs
+// there when a server answers on an idle connection.
+func routeGoLog() {
+	stdlog.SetFlags(0)
+	stdlog.SetOutput(goLog{})
+}
+
+type goLog struct{}
+
+func (goLog) Write(p []byte) (int, error) {
+	stderrLog.Warnf("%s", bytes.TrimRight(p, "\n"))
+	return len(p), nil
+}

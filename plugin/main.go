@@ -28,6 +28,7 @@ func FLBPluginRegister(def unsafe.Pointer) (rc int) {
 	defer recoverTo(stderrLog, "register", &rc, -1)
 	startProfile()
 	quietRuntime()
+	routeGoLog()
 	return register(def, "kubeship", "Kubernetes logs to Grafana Loki and Datadog")
 }
 
