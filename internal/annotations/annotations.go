@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -29,58 +28,11 @@ type Container struct {
 	// applied, in order.
 	Rules Rules
 	// Problems says, one line each, what could not be read or applied: a
-	// malformed annotation (ignored, as by the Agent) or a rule skipped.
+	// malformed annotation (ignored, as by the Agent), a rule skipped or
+	// tags dropped. What the pod wrote is quoted (see quote).
 	Problems []string
-}
 
-// RuleType is a log processing rule's type.
-type RuleType int
-
-// The rule types applied to messages.
-const (
-	Exclude RuleType = iota + 1 // exclude_at_match
-	Include                     // include_at_match
-	Mask                        // mask_sequences
-)
-
-var ruleTypes = map[string]RuleType{"exclude_at_match": Exclude, "include_at_match": Include, "mask_sequences": Mask}
-
-// Rule is one log processing rule, its pattern compiled.
-type Rule struct {
-	Type        RuleType
-	Name        string
-	Placeholder []byte // mask_sequences' replace_placeholder
-	re          *regexp.Regexp
-}
-
-// Rules are a container's log processing rules.
-type Rules []Rule
-
-// Apply applies the rules to a message in order, with the Agent's
-// semantics: a match of exclude_at_match, or a miss of include_at_match,
-// drops the message (keep is false); mask_sequences replaces every match
-// with its placeholder, where $1 or ${name} stand for groups of the match
-// (Go's Regexp.Expand, as in the Agent). msg is returned as it is when
-// nothing was masked, so messages that match no rule cost no allocation.
-func (rs Rules) Apply(msg []byte) (out []byte, keep bool) {
-	for i := range rs {
-		r := &rs[i]
-		switch r.Type {
-		case Exclude:
-			if r.re.Match(msg) {
-				return nil, false
-			}
-		case Include:
-			if !r.re.Match(msg) {
-				return nil, false
-			}
-		case Mask:
-			if r.re.Match(msg) {
-				msg = r.re.ReplaceAll(msg, r.Placeholder)
-			}
-		}
-	}
-	return msg, true
+	size int // bytes held, for the cache's bound
 }
 
 const (
@@ -88,17 +40,15 @@ const (
 	podTags  = adPrefix + "tags"
 )
 
-// maxCached bounds a cache's containers.
-const maxCached = 64
-
 // Cache reads each distinct set of a container's annotations once: they are
 // the same on every record of a pod, and reading them (with encoding/json:
 // they are small and written by people) and compiling the rules per record
-// would cost more than the record. A Cache is not safe for concurrent use:
-// each batch keeps its own.
+// would cost more than the record. What it reads is kept for the whole
+// process (see store), so a Cache is only a batch's handle: it is not safe
+// for concurrent use, each batch keeps its own, and its zero value works.
 type Cache struct {
-	m   map[string]*Container
-	key []byte
+	key   []byte
+	store *store // nil: shared
 }
 
 var none = &Container{}
@@ -110,14 +60,17 @@ func (c *Cache) Get(annotations, container []byte) *Container {
 	if annotations == nil || len(container) == 0 {
 		return none
 	}
-	var pod, tags, logs []byte
+	var vals [3][]byte // the pod's tags, the container's tags and logs
 	_ = record.Each(annotations, func(k, v []byte) bool {
 		if !bytes.HasPrefix(k, []byte(adPrefix)) {
 			return true
 		}
 		t, _ := record.Text(v)
+		if t == nil {
+			t = []byte{} // present, whatever its type: read says it is no JSON
+		}
 		if string(k) == podTags {
-			pod = t
+			vals[0] = t
 			return true
 		}
 		name, kind, ok := bytes.Cut(k[len(adPrefix):], []byte{'.'})
@@ -126,41 +79,87 @@ func (c *Cache) Get(annotations, container []byte) *Container {
 		}
 		switch string(kind) {
 		case "tags":
-			tags = t
+			vals[1] = t
 		case "logs":
-			logs = t
+			vals[2] = t
 		}
 		return true
 	})
-	if pod == nil && tags == nil && logs == nil {
+	if vals[0] == nil && vals[1] == nil && vals[2] == nil {
 		return none
 	}
-	// The key: the three values, each preceded by its length.
-	c.key = c.key[:0]
-	for _, v := range [][]byte{container, pod, tags, logs} {
-		c.key = append(c.key, byte(len(v)>>24), byte(len(v)>>16), byte(len(v)>>8), byte(len(v)))
-		c.key = append(c.key, v...)
+	// The key: the container and the three values, each preceded by its
+	// length (1<<31 for none); a value over maxAnnotationBytes by its
+	// length alone (1<<30 set): it is not read, nor kept in the cache.
+	var sizes [3]int
+	c.key = append(c.key[:0], container...)
+	for i, v := range vals {
+		sizes[i] = len(v)
+		n := uint32(len(v))
+		switch {
+		case v == nil:
+			n = 1 << 31
+		case len(v) > maxAnnotationBytes:
+			n |= 1 << 30
+			vals[i] = nil
+		}
+		c.key = append(c.key, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+		c.key = append(c.key, vals[i]...)
 	}
-	if got, ok := c.m[string(c.key)]; ok {
+	s := c.store
+	if s == nil {
+		s = shared
+	}
+	if got, ok := s.get(c.key); ok {
 		return got
 	}
-	got := read(string(container), pod, tags, logs)
-	if c.m == nil || len(c.m) >= maxCached {
-		c.m = map[string]*Container{}
+	return s.put(c.key, read(string(container), vals, sizes))
+}
+
+// Sizes of what a cached container holds beyond its key, for the cache's
+// bytes bound: a compiled program takes about 100 bytes per instruction in
+// regexp (its Prog and the machines it keeps), twice for a mask (re and
+// after); the rest is a rough fixed cost.
+const (
+	instBytes      = 128
+	containerBytes = 512
+	ruleBytes      = 1024
+)
+
+// read parses a container's annotations: vals are the pod's tags, the
+// container's tags and its logs annotations, nil when absent; sizes their
+// lengths, a value over maxAnnotationBytes being nil in vals.
+func read(container string, vals [3][]byte, sizes [3]int) *Container {
+	got := &Container{size: containerBytes}
+	// Names of the annotations for problem lines: the container name is
+	// written by the pod owner.
+	ctr := name([]byte(container))
+	names := [3]string{podTags, adPrefix + ctr + ".tags", adPrefix + ctr + ".logs"}
+	for i, n := range sizes {
+		if n > maxAnnotationBytes {
+			got.problem(fmt.Sprintf("%s: %d bytes, over the limit of %d: ignored", names[i], n, maxAnnotationBytes))
+		}
 	}
-	c.m[string(c.key)] = got
+	got.Tags = readTags(got, names[0], vals[0], nil)
+	got.Tags = readTags(got, names[1], vals[1], got.Tags)
+	for _, t := range got.Tags {
+		got.size += len(t[0]) + len(t[1]) + 32
+	}
+	if vals[2] != nil {
+		readLogs(got, names[2], vals[2])
+	}
+	for _, p := range got.Problems {
+		got.size += len(p)
+	}
 	return got
 }
 
-// read parses a container's annotations.
-func read(container string, pod, tags, logs []byte) *Container {
-	got := &Container{}
-	got.Tags = readTags(got, podTags, pod, nil)
-	got.Tags = readTags(got, adPrefix+container+".tags", tags, got.Tags)
-	if logs == nil {
-		return got
-	}
-	name := adPrefix + container + ".logs"
+// problem adds a problem.
+func (c *Container) problem(p string) { c.Problems = append(c.Problems, p) }
+
+// readLogs reads the first log source of a logs annotation: its source,
+// service and log processing rules, within the budgets (see budget.go).
+func readLogs(got *Container, name string, logs []byte) {
 	var sources []struct {
 		Source  string `json:"source"`
 		Service string `json:"service"`
@@ -172,11 +171,11 @@ func read(container string, pod, tags, logs []byte) *Container {
 		} `json:"log_processing_rules"`
 	}
 	if err := json.Unmarshal(logs, &sources); err != nil {
-		got.Problems = append(got.Problems, fmt.Sprintf("%s: not a JSON list of log sources (%v): ignored", name, err))
-		return got
+		got.problem(fmt.Sprintf("%s: not a JSON list of log sources (%s): ignored", name, quote(err.Error())))
+		return
 	}
 	if len(sources) == 0 {
-		return got
+		return
 	}
 	s := sources[0]
 	if s.Source != "" {
@@ -185,9 +184,15 @@ func read(container string, pod, tags, logs []byte) *Container {
 	if s.Service != "" {
 		got.Service = []byte(s.Service)
 	}
-	for _, r := range s.Rules {
+	rules := s.Rules
+	if len(rules) > maxRules {
+		got.problem(fmt.Sprintf("%s: %d rules after the first %d are skipped", name, len(rules)-maxRules, maxRules))
+		rules = rules[:maxRules]
+	}
+	cost := 0
+	for _, r := range rules {
 		skip := func(why string) {
-			got.Problems = append(got.Problems, fmt.Sprintf("%s: rule %q: %s: the rule is skipped", name, r.Name, why))
+			got.problem(fmt.Sprintf("%s: rule %s: %s: the rule is skipped", name, quote(r.Name), why))
 		}
 		typ, ok := ruleTypes[r.Type]
 		switch {
@@ -195,44 +200,60 @@ func read(container string, pod, tags, logs []byte) *Container {
 			skip("multi_line is not applied: Fluent Bit's multiline parser joins lines before kubeship")
 			continue
 		case !ok:
-			skip(fmt.Sprintf("unknown type %q (want exclude_at_match, include_at_match or mask_sequences)", r.Type))
+			skip(fmt.Sprintf("unknown type %s (want exclude_at_match, include_at_match or mask_sequences)", quote(r.Type)))
 			continue
 		case r.Pattern == "":
 			skip("no pattern")
 			continue
 		}
-		re, err := regexp.Compile(r.Pattern)
-		if err != nil {
-			skip(fmt.Sprintf("pattern is not a valid RE2 regular expression: %v", err))
+		rule, insts, why := newRule(typ, r.Name, r.Pattern, r.Placeholder)
+		if why != "" {
+			skip(why)
 			continue
 		}
-		rule := Rule{Type: typ, Name: r.Name, re: re}
-		if typ == Mask {
-			rule.Placeholder = []byte(r.Placeholder)
+		if c := ruleCost(typ, insts); cost+c > maxRulesCost {
+			skip(fmt.Sprintf("the container's rules would cost %d, over the limit of %d (instructions × scans of each line)", cost+c, maxRulesCost))
+			continue
+		} else {
+			cost += c
 		}
 		got.Rules = append(got.Rules, rule)
+		got.size += ruleBytes + len(r.Name) + len(r.Placeholder) + 2*insts*instBytes
 	}
-	return got
 }
 
 // readTags appends the tags of a tags annotation: a JSON object of name to
-// value or list of values, or a JSON list of "name:value".
+// value or list of values, or a JSON list of "name:value"; at most maxTags
+// in all.
 func readTags(got *Container, name string, v []byte, tags [][2]string) [][2]string {
 	if v == nil {
 		return tags
 	}
+	dropped := 0
+	add := func(k, val string) {
+		if len(tags) < maxTags {
+			tags = append(tags, [2]string{k, val})
+		} else {
+			dropped++
+		}
+	}
+	defer func() {
+		if dropped > 0 {
+			got.problem(fmt.Sprintf("%s: %d tags over the limit of %d per container are dropped", name, dropped, maxTags))
+		}
+	}()
 	var obj map[string]json.RawMessage
 	var list []string
 	switch {
 	case json.Unmarshal(v, &list) == nil:
 		for _, t := range list {
-			k, val, _ := bytes.Cut([]byte(t), []byte{':'})
-			tags = append(tags, [2]string{string(k), string(val)})
+			k, val, _ := strings.Cut(t, ":")
+			add(k, val)
 		}
 		return tags
 	case json.Unmarshal(v, &obj) == nil:
 	default:
-		got.Problems = append(got.Problems, fmt.Sprintf(`%s: want a JSON object such as {"team":"payments"} or a list such as ["team:payments"]: ignored`, name))
+		got.problem(fmt.Sprintf(`%s: want a JSON object such as {"team":"payments"} or a list such as ["team:payments"]: ignored`, name))
 		return tags
 	}
 	// JSON objects are unordered: the names come sorted, so that the same
@@ -242,44 +263,80 @@ func readTags(got *Container, name string, v []byte, tags [][2]string) [][2]stri
 		names = append(names, k)
 	}
 	slices.Sort(names)
+	var bad []string
 	for _, k := range names {
 		var one string
 		var many []string
 		switch {
 		case json.Unmarshal(obj[k], &one) == nil:
-			tags = append(tags, [2]string{k, one})
+			add(k, one)
 		case json.Unmarshal(obj[k], &many) == nil:
 			for _, m := range many {
-				tags = append(tags, [2]string{k, m})
+				add(k, m)
 			}
 		default:
-			got.Problems = append(got.Problems, fmt.Sprintf("%s: the value of %q is neither a string nor a list of strings: ignored", name, k))
+			bad = append(bad, k)
 		}
+	}
+	if len(bad) > 0 {
+		more := ""
+		if len(bad) > 1 {
+			more = fmt.Sprintf(" (and %d more)", len(bad)-1)
+		}
+		got.problem(fmt.Sprintf("%s: the value of %s%s is neither a string nor a list of strings: ignored", name, quote(bad[0]), more))
 	}
 	return tags
 }
 
 // Problems collects one flush's lines about containers whose annotations
 // were partly ignored, each with the records it concerns, so that the
-// sink logs each once and counts them.
+// sink logs each once and counts them. Each line is one line (what a pod
+// wrote is quoted) of at most maxLineBytes.
 type Problems struct {
 	lines  []string
 	counts []int
+	index  map[string]int
 }
 
 // Reset forgets the last flush's problems.
-func (p *Problems) Reset() { p.lines, p.counts = p.lines[:0], p.counts[:0] }
+func (p *Problems) Reset() {
+	p.lines, p.counts = p.lines[:0], p.counts[:0]
+	clear(p.index)
+}
 
 // Of returns the index to Count a container's records under, -1 when its
-// annotations had no problem.
-func (p *Problems) Of(c *Container, namespace, pod, container []byte) int {
-	if len(c.Problems) == 0 {
+// annotations had no problem. extra are more problems of the container
+// (a destination's, such as tags it dropped), each already quoting what
+// the pod wrote.
+func (p *Problems) Of(c *Container, namespace, pod, container []byte, extra ...string) int {
+	if len(c.Problems)+len(extra) == 0 {
 		return -1
 	}
-	line := fmt.Sprintf("pod %s/%s, container %s: %s", namespace, pod, container, strings.Join(c.Problems, "; "))
-	if i := slices.Index(p.lines, line); i >= 0 {
+	var b strings.Builder
+	b.WriteString("pod ")
+	b.WriteString(name(namespace))
+	b.WriteByte('/')
+	b.WriteString(name(pod))
+	b.WriteString(", container ")
+	b.WriteString(name(container))
+	b.WriteString(": ")
+	for i, s := range slices.Concat(c.Problems, extra) {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(s)
+		if b.Len() > maxLineBytes {
+			break
+		}
+	}
+	line := cutLine(b.String())
+	if i, ok := p.index[line]; ok {
 		return i
 	}
+	if p.index == nil {
+		p.index = map[string]int{}
+	}
+	p.index[line] = len(p.lines)
 	p.lines, p.counts = append(p.lines, line), append(p.counts, 0)
 	return len(p.lines) - 1
 }

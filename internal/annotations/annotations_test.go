@@ -64,16 +64,17 @@ func TestRead(t *testing.T) {
 					t.Errorf("problem %q lacks %q", got.Problems[i], p)
 				}
 			}
-			rules := got.Rules
-			for i := range rules {
-				if rules[i].re == nil {
-					t.Errorf("rule %q has no pattern", rules[i].Name)
+			// What is compared: the exported fields, without the problems
+			// and the compiled patterns.
+			cmp := Container{Source: got.Source, Service: got.Service, Tags: got.Tags}
+			for _, r := range got.Rules {
+				if r.re == nil || r.Type == Mask && r.after == nil {
+					t.Errorf("rule %q has no pattern", r.Name)
 				}
-				rules[i].re = nil
+				cmp.Rules = append(cmp.Rules, Rule{Type: r.Type, Name: r.Name, Placeholder: r.Placeholder})
 			}
-			got.Problems = nil
-			if !reflect.DeepEqual(*got, tt.want) {
-				t.Errorf("got %+v, want %+v", *got, tt.want)
+			if !reflect.DeepEqual(cmp, tt.want) {
+				t.Errorf("got %+v, want %+v", cmp, tt.want)
 			}
 			if again := c.Get(annotationsOf(tt.annotations), []byte("app")); again != got {
 				t.Error("the same annotations are parsed again")
@@ -131,6 +132,8 @@ func TestApplyWithoutMatchDoesNotAllocate(t *testing.T) {
 func FuzzRead(f *testing.F) {
 	f.Add(`[{"source":"a","log_processing_rules":[{"type":"mask_sequences","pattern":"a+","replace_placeholder":"b"}]}]`, `{"t":"v"}`, "xaay")
 	f.Add(`[{"log_processing_rules":[{"type":"include_at_match","pattern":"(?i)x"}]}]`, `["a:b"]`, "X")
+	f.Add(`[{"log_processing_rules":[{"type":"exclude_at_match","name":"a\nb","pattern":"(\n[error] x"},{"type":"x\ny"}]}]`, `{"a\nb":1}`, "")
+	f.Add(`[{"log_processing_rules":[{"type":"mask_sequences","pattern":"a(.*b)?","replace_placeholder":"$1"}]}]`, `[]`, "aaaaaaaaaaaaa")
 	f.Fuzz(func(t *testing.T, logs, tags, msg string) {
 		var c Cache
 		got := c.Get(annotationsOf(map[string]any{"ad.datadoghq.com/app.logs": logs, "ad.datadoghq.com/app.tags": tags}), []byte("app"))
@@ -138,6 +141,26 @@ func FuzzRead(f *testing.F) {
 		if len(got.Rules) == 0 && (!keep || string(out) != msg) {
 			t.Errorf("no rules changed %q to %q, %v", msg, out, keep)
 		}
+		// The budgets hold, and the problem line is one line of at most
+		// maxLineBytes.
+		cost := 0
+		for _, r := range got.Rules {
+			_, insts, why := newRule(r.Type, r.Name, r.re.String(), "")
+			if why != "" || insts > maxRuleInsts {
+				t.Errorf("rule %q applied: %d instructions, %s", r.Name, insts, why)
+			}
+			cost += ruleCost(r.Type, insts)
+		}
+		if len(got.Rules) > maxRules || cost > maxRulesCost || len(got.Tags) > maxTags {
+			t.Errorf("%d rules of cost %d, %d tags", len(got.Rules), cost, len(got.Tags))
+		}
+		var p Problems
+		p.Of(got, []byte("ns"), []byte("pod"), []byte("app"))
+		p.Each(func(line string, _ int) {
+			if len(line) > maxLineBytes || strings.ContainsAny(line, "\r\n") {
+				t.Errorf("problem line of %d bytes: %q", len(line), line)
+			}
+		})
 	})
 }
 
