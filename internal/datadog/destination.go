@@ -55,6 +55,7 @@ func (d *Destination) Answers() delivery.Answers {
 var (
 	logsTruncated     = destination.Note{Name: "logs_truncated", Msg: "logs larger than Datadog's 1 MB limit (or batch_size, when smaller) are truncated and end with ...TRUNCATED"}
 	attributesDropped = destination.Note{Name: "attributes_dropped", Msg: "logs whose attributes alone exceed 1 MB (or batch_size, when smaller) are sent without their attributes"}
+	logsMaskedToEnd   = destination.Note{Name: "logs_masked_to_end", Msg: "a pod's mask_sequences rule matched so often in a text of a log that its searches reached their bound: the rest of that text was replaced by the placeholder (nothing it masks is sent)"}
 )
 
 // Encode implements destination.Destination.
@@ -64,7 +65,8 @@ func (d *Destination) Encode(tag string, chunk []byte) (destination.Encoded, err
 	err := d.enc.Encode(b, tag, chunk)
 	st := &b.Stats
 	notes := append(destination.Problems(&b.problems),
-		destination.Count{Note: logsTruncated, N: st.TruncatedLogs}, destination.Count{Note: attributesDropped, N: st.DroppedAttributes})
+		destination.Count{Note: logsTruncated, N: st.TruncatedLogs}, destination.Count{Note: attributesDropped, N: st.DroppedAttributes},
+		destination.Count{Note: logsMaskedToEnd, N: st.MaskedToEnd})
 	// The requests' bodies live in the batch: it returns to the pool only
 	// once they are delivered.
 	return destination.Encoded{Requests: b.Requests(), Counts: st.Counts, Notes: notes, Done: func() { d.batches.Put(b) }}, err

@@ -97,6 +97,10 @@ type Options struct {
 type Stats struct {
 	entry.Counts
 	TruncatedLogs int // messages cut to fit MaxLogBytes or MaxBatchBytes
+	// MaskedToEnd counts logs of which a mask_sequences rule masked the
+	// rest of a text whole, its searches at their bound (see
+	// annotations.Object).
+	MaskedToEnd int
 	// DroppedAttributes counts logs sent without their attributes, because
 	// the attributes alone exceeded the size limit.
 	DroppedAttributes int
@@ -177,7 +181,10 @@ func New(o Options) *Encoder {
 	// Map order is random; tags come out in label order so that the same
 	// chunk always gives the same requests.
 	for label, tag := range o.LabelsAsTags {
-		if s := SanitizeTag(tag); s != "" && label != "" {
+		// A label's value cannot become a tag that says where the log
+		// comes from (see derivedTags): the pod writes its labels.
+		s := SanitizeTag(tag)
+		if key, _, _ := strings.Cut(s, ":"); s != "" && label != "" && !derivedTag([]byte(key)) {
 			e.labelsAsTags = append(e.labelsAsTags, labelTag{label, s, utf8.RuneCountInString(s)})
 		}
 	}
@@ -202,6 +209,7 @@ type Batch struct {
 	ads      annotations.Cache    // the pods' Autodiscovery annotations
 	problems annotations.Problems // this flush's annotations partly ignored
 	msg      []byte               // a message that is not text (dd_message_key)
+	attrs    []byte               // the attributes as sent, when rules applied (see applyRules)
 	status   []byte
 	ids      []byte // the current log's decimal trace and span ids
 	tag      []byte // the chunk's tag as JSON
@@ -281,6 +289,10 @@ type entryFields struct {
 	ms       int64
 	fields   []entry.Field
 	log      []byte // replacement for the `log` value, see entry.Entry.Log
+	// attrs are the attributes' JSON, "k":v,… as sent, when the pod's rules
+	// rendered them (rendered), so that they are masked.
+	attrs    []byte
+	rendered bool
 }
 
 // add encodes one entry as a log object at the end of b.buf.
@@ -320,14 +332,6 @@ func (e *Encoder) add(b *Batch, en entry.Entry, fromTag kube.Meta) error {
 		}
 	}
 	b.problems.Count(b.pod.problem)
-	if len(b.pod.rules) > 0 && f.hasMsg {
-		msg, keep := b.pod.rules.Apply(f.msg)
-		if !keep {
-			b.Stats.Filtered++
-			return nil
-		}
-		f.msg = msg
-	}
 
 	// status: the application's level, else the stream as the Agent maps
 	// it (stderr is error, stdout info); none when neither is known.
@@ -339,6 +343,17 @@ func (e *Encoder) add(b *Batch, en entry.Entry, fromTag kube.Meta) error {
 		f.status = statusError
 	} else if string(en.Stream) == "stdout" {
 		f.status = statusInfo
+	}
+
+	if len(b.pod.rules) > 0 {
+		keep, err := e.applyRules(b, &f)
+		if err != nil {
+			return err
+		}
+		if !keep {
+			b.Stats.Filtered++
+			return nil
+		}
 	}
 
 	if ctx.TraceID != nil && !strings.HasPrefix(ctx.TraceKey, "dd.") && !hasField(en.Fields, "dd.trace_id") {
@@ -445,7 +460,11 @@ func (e *Encoder) appendObject(dst []byte, b *Batch, f *entryFields, keep int, a
 			dst = append(append(append(dst, `,"dd.span_id":"`...), f.spanID...), '"')
 		}
 	}
-	if attrs {
+	if attrs && f.rendered {
+		if len(f.attrs) > 0 {
+			dst = append(comma(dst), f.attrs...)
+		}
+	} else if attrs {
 		for _, fl := range f.fields {
 			if e.leaves(fl.Key, f, p) {
 				continue
@@ -477,7 +496,8 @@ func comma(dst []byte) []byte {
 // became the message, became tags, is bookkeeping of the router's parser
 // or of an aggregator's Elasticsearch hop, or has the name of a field the
 // encoder set (a JSON line lifted by Merge_Log may hold `message` or
-// `status`; the text is still in the message), or is ddtags.
+// `status`; the text is still in the message; `host` counts as
+// `hostname`), or is ddtags.
 func (e *Encoder) leaves(k []byte, f *entryFields, p *podInfo) bool {
 	switch string(k) {
 	case "kubernetes", "stream", "logtag", "time", "@timestamp", "@meta", "flb_tag":
@@ -492,7 +512,10 @@ func (e *Encoder) leaves(k []byte, f *entryFields, p *podInfo) bool {
 		return p.has&hasSource != 0
 	case "service":
 		return p.has&hasService != 0
-	case "hostname":
+	case "hostname", "host":
+		// The intake's host remapper reads `host` (before `hostname`) as
+		// the log's host: a record, whose fields a pod's JSON line can
+		// write (Merge_Log), must not name another host than kubeship's.
 		return p.has&hasHostname != 0
 	case "status":
 		return f.status != nil
@@ -585,8 +608,8 @@ func (e *Encoder) derive(b *Batch, key []byte, fromTag kube.Meta) {
 		ad = b.ads.Get(m.Annotations, m.Container)
 		img = parseImage(m.Image)
 		e.addKubeTags(&p.tags, m, &l, &img, b.asTags)
-		addAnnotationTags(&p.tags, ad.Tags)
-		p.rules, p.problem = ad.Rules, b.problems.Of(ad, m.Namespace, m.Pod, m.Container)
+		derived := addAnnotationTags(&p.tags, ad.Tags)
+		p.rules, p.problem = ad.Rules, b.problems.Of(ad, m.Namespace, m.Pod, m.Container, tagProblems(derived, p.tags.dropped)...)
 	}
 	app := l.app[0]
 	if len(app) == 0 {

@@ -2,7 +2,7 @@ package datadog
 
 import (
 	"bytes"
-	"strings"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/kubeship/kubeship/internal/kube"
@@ -152,6 +152,11 @@ func (e *Encoder) addKubeTags(tl *tagList, m kube.Meta, l *podLabels, img *image
 	// controller names its pods and labels them in a documented way, so
 	// the owner can be read from the pod name and labels. A rule applies
 	// only when the name has the expected shape: no tag beats a wrong tag.
+	// These tags say where they come from: the pod's labels and name,
+	// which the pod's owner writes (the Agent reads the owner references,
+	// which it does not). A pod can claim to be another Deployment or Job
+	// of its own namespace; kube_namespace and kube_cluster_name above are
+	// the filter's and the options', which no label reaches.
 	o := owner(m.Pod, l)
 	if o.kind != "" {
 		tl.add("kube_ownerref_kind", []byte(o.kind))
@@ -286,15 +291,67 @@ func parseImage(img []byte) (i image) {
 // addAnnotationTags appends the tags of the ad.datadoghq.com tags
 // annotations. Names are sanitized like values, and a ':' in a name
 // becomes '_': an annotation can add tags but not set another tag's name.
-func addAnnotationTags(tl *tagList, tags [][2]string) {
+// A tag of a name kubeship derives (see derivedTag) is dropped; their
+// names are returned, sorted, each once, for the pod's problem line.
+func addAnnotationTags(tl *tagList, tags [][2]string) (derived []string) {
 	for _, t := range tags {
-		name := strings.ReplaceAll(SanitizeTag(t[0]), ":", "_")
+		// The name is sanitized into tl.name, without allocating.
+		var st tagState
+		tl.name = appendSanitized(tl.name[:0], []byte(t[0]), &st)
+		for i, c := range tl.name {
+			if c == ':' {
+				tl.name[i] = '_'
+			}
+		}
+		name := tl.name
 		switch {
-		case name == "":
+		case len(name) == 0:
+		case derivedTag(name):
+			if i, found := slices.BinarySearch(derived, string(name)); !found {
+				derived = slices.Insert(derived, i, string(name))
+			}
 		case t[1] == "":
-			tl.addTag(name)
+			tl.addName(name)
 		default:
-			tl.addN(name, utf8.RuneCountInString(name), []byte(t[1]))
+			tl.addKey(name, utf8.RuneCount(name), []byte(t[1]))
 		}
 	}
+	return derived
+}
+
+// derivedTags are the tags that say where a log comes from, which kubeship
+// derives itself (see addKubeTags), and the Agent's names of the host and
+// node: a pod's annotations cannot set them, nor can pod_labels_as_tags
+// (from labels the pod sets). The namespace, cluster, pod, container,
+// image and node come from the kubernetes filter (the API server) and
+// kubeship's options. The ownership tags (kube_deployment, kube_job, ...)
+// and kube_app_* come from the pod's own labels and name, which its owner
+// writes: a pod can claim to be any Deployment or Job of its own namespace
+// (kube_namespace is the filter's), never another namespace's, and an
+// annotation cannot add a second claim beside the one its labels make.
+//
+// env, service and version stay allowed: Datadog's unified service tagging
+// lets a pod set them through these annotations as through its
+// tags.datadoghq.com labels, and they say what the application is, not
+// where its logs come from.
+var derivedTags = func() map[string]bool {
+	m := map[string]bool{"host": true, "kube_node": true}
+	for _, n := range []string{
+		"kube_cluster_name", "kube_namespace", "pod_name", "kube_container_name", "container_id", "container_name",
+		"display_container_name", "image_name", "short_image", "image_tag", "docker_image", "image_id", "eks_fargate_node",
+		"kube_ownerref_kind", "kube_ownerref_name", "kube_replica_set", "kube_deployment", "kube_stateful_set",
+		"kube_daemon_set", "kube_job", "kube_cronjob",
+	} {
+		m[n] = true
+	}
+	for _, a := range appLabels {
+		m[a.tag] = true
+	}
+	return m
+}()
+
+// derivedTag reports whether a sanitized tag name is one of derivedTags, or
+// another kube_app_ name.
+func derivedTag(name []byte) bool {
+	return derivedTags[string(name)] || bytes.HasPrefix(name, []byte("kube_app_"))
 }

@@ -137,18 +137,46 @@ func SanitizeTag(s string) string {
 	return string(appendSanitized(nil, []byte(s), &st))
 }
 
+// The bounds of a log's ddtags. Datadog takes at most 100 tags per log
+// ("a log event should not have more than 100 tags, and each tag should not
+// exceed 256 characters": custom log forwarding), and a pod's labels and
+// annotations must not be able to put kilobytes of tags on each of its
+// logs: every log carries them, so they multiply the chunk (a 250 KB tags
+// annotation made a 2 MB chunk 49 MB, each log refused with 413). The
+// options' tags come first, then the ones kubeship derives (about 700
+// bytes for a Deployment's pod on Fargate), then the labels' and the
+// annotations': a tag past a bound is dropped and said in the pod's
+// problem line. 4096 bytes hold 100 tags of 40 characters.
+const (
+	maxLogTags   = 100
+	maxTagsBytes = 4096
+	// linearTags is how many tags are searched one by one for a
+	// duplicate; past it, a hash set is (see tagList.has).
+	linearTags = 16
+)
+
 // tagList builds one record's `ddtags`: sanitized tags joined by ',', each at
-// most once. The spans of the tags written make the duplicate check a
-// comparison with each earlier tag (a record has a few dozen at most).
+// most once, at most maxLogTags tags and about maxTagsBytes bytes.
 type tagList struct {
-	buf   []byte
-	spans []span
+	buf     []byte
+	spans   []span
+	dropped int    // tags dropped over the bounds
+	name    []byte // an annotation tag's name, sanitized (addAnnotationTags)
+	// slots index spans once there are more than linearTags: open
+	// addressing by FNV-1a hash of the tag, span index + 1, 0 empty; twice
+	// maxLogTags or more, so probes stay short.
+	slots   [256]int32
+	indexed int // spans in slots
 }
 
 type span struct{ start, end int }
 
 func (l *tagList) reset() {
-	l.buf, l.spans = l.buf[:0], l.spans[:0]
+	l.buf, l.spans, l.dropped = l.buf[:0], l.spans[:0], 0
+	if l.indexed > 0 {
+		clear(l.slots[:])
+		l.indexed = 0
+	}
 }
 
 // add appends key:value with value (the parts of value, joined) sanitized;
@@ -167,6 +195,27 @@ func (l *tagList) addN(key string, keyChars int, value ...[]byte) {
 	}
 	start := len(l.buf)
 	l.buf = append(l.buf, key...)
+	l.addValue(at, start, keyChars, value)
+}
+
+// addKey is addN for a key in bytes (an annotation's name, sanitized into
+// l.name, which no string need be made of).
+func (l *tagList) addKey(key []byte, keyChars int, value ...[]byte) {
+	if len(value) == 0 || len(value) == 1 && len(value[0]) == 0 {
+		return
+	}
+	at := len(l.buf)
+	if at > 0 {
+		l.buf = append(l.buf, ',')
+	}
+	start := len(l.buf)
+	l.buf = append(l.buf, key...)
+	l.addValue(at, start, keyChars, value)
+}
+
+// addValue ends the tag whose key was written from start: ':' and the
+// value.
+func (l *tagList) addValue(at, start, keyChars int, value [][]byte) {
 	l.buf = append(l.buf, ':')
 	st := tagState{chars: keyChars + 1}
 	valueAt := len(l.buf)
@@ -191,15 +240,79 @@ func (l *tagList) addTag(tag string) {
 	l.keep(at, start)
 }
 
+// addName is addTag for a tag in bytes (a bare annotation tag).
+func (l *tagList) addName(tag []byte) {
+	at := len(l.buf)
+	if at > 0 {
+		l.buf = append(l.buf, ',')
+	}
+	start := len(l.buf)
+	l.buf = append(l.buf, tag...)
+	l.keep(at, start)
+}
+
 // keep records the tag written from start, or removes it (and its comma,
-// from at) when an identical tag was written before.
+// from at) when an identical tag was written before or it is over the
+// bounds. A tag is compared with each earlier one while there are few (the
+// usual case: a few dozen compares of short strings), else looked up in a
+// hash set, so that many tags cost linear time, not quadratic.
 func (l *tagList) keep(at, start int) {
 	tag := l.buf[start:]
-	for _, s := range l.spans {
-		if string(l.buf[s.start:s.end]) == string(tag) {
-			l.buf = l.buf[:at]
-			return
+	if len(l.spans) <= linearTags {
+		for _, s := range l.spans {
+			if string(l.buf[s.start:s.end]) == string(tag) {
+				l.buf = l.buf[:at]
+				return
+			}
 		}
+	} else if l.has(tag) {
+		l.buf = l.buf[:at]
+		return
+	}
+	if len(l.spans) >= maxLogTags || len(l.buf) > maxTagsBytes {
+		l.buf = l.buf[:at]
+		l.dropped++
+		return
 	}
 	l.spans = append(l.spans, span{start, len(l.buf)})
+}
+
+// has reports whether tag is one of the spans, through the hash set (built
+// on first use, completed on each use).
+func (l *tagList) has(tag []byte) bool {
+	l.index()
+	const mask = len(l.slots) - 1
+	for i := fnv(tag) & mask; ; i = (i + 1) & mask {
+		v := l.slots[i]
+		if v == 0 {
+			return false
+		}
+		if s := l.spans[v-1]; string(l.buf[s.start:s.end]) == string(tag) {
+			return true
+		}
+	}
+}
+
+// index adds the spans not yet in slots.
+func (l *tagList) index() {
+	const mask = len(l.slots) - 1
+	for ; l.indexed < len(l.spans); l.indexed++ {
+		s := l.spans[l.indexed]
+		i := fnv(l.buf[s.start:s.end]) & mask
+		for l.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		l.slots[i] = int32(l.indexed + 1)
+	}
+}
+
+// fnv is the 32-bit FNV-1a hash of b. Tags are written by pod owners, so
+// they may collide on purpose: at most maxLogTags of them, which keeps
+// the worst probe short.
+func fnv(b []byte) int {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return int(h)
 }
