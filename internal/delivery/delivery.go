@@ -136,6 +136,22 @@ type progress struct {
 	joined bool
 }
 
+// complete reports whether the request is done with, or every part of it.
+func (p *progress) complete() bool {
+	if p.done {
+		return true
+	}
+	if p.parts == nil {
+		return false
+	}
+	for _, q := range p.parts {
+		if !q.complete() {
+			return false
+		}
+	}
+	return true
+}
+
 // finish marks the request done, and the requests a joined one holds.
 func (p *progress) finish() {
 	p.done = true
@@ -163,6 +179,11 @@ func (d *Deliverer) Deliver(ctx context.Context, key func() uint64, reqs []Reque
 type Member struct {
 	Key      func() uint64 // identifies the flush's chunk, as for Deliver
 	Requests []Request
+	// Done, when set, is called as soon as every request of the member was
+	// accepted or permanently rejected (its result is then OK), while the
+	// group may still be retrying others': its flush can answer Fluent Bit
+	// and free its worker. Its requests are not read after it.
+	Done func()
 }
 
 // DeliverGroup sends the requests of flushes that run at the same time as
@@ -173,19 +194,23 @@ type Member struct {
 // the group had accepted of it is not sent again when it returns. A
 // joined request the server finds too large (413) is sent as the requests
 // it joined.
+//
+// The requests of one header set (one Loki tenant) form a lane, sent in
+// order, the next once the one before is done with; the lanes take turns
+// while one waits to retry. A tenant Loki keeps refusing (429: its rate
+// limit, which its own pods can run into) thus holds back only its own
+// requests: the other tenants' are sent at once, and their flushes
+// acknowledged, while it retries within the budget. Within a lane the
+// order is kept, and a request is not sent past one that failed: what the
+// server refuses a tenant now it would refuse the next request too.
 func (d *Deliverer) DeliverGroup(ctx context.Context, members []Member, maxBytes int) (Outcome, []Result) {
 	out := Outcome{Dropped: map[string]int{}}
 	keys := make([]func() uint64, len(members))
 	progs := make([][]*progress, len(members))
-	type pending struct {
-		r Request
-		p *progress
-	}
-	type pack struct {
-		reqs []pending // of one header set
-		size int       // their Size, within maxBytes
-	}
-	var packs []pack // in order
+	// In the order of their first request; one lane, the common case,
+	// without allocating.
+	var one [1]lane
+	lanes := one[:0]
 	for m, mem := range members {
 		var k uint64
 		hashed := false
@@ -197,47 +222,18 @@ func (d *Deliverer) DeliverGroup(ctx context.Context, members []Member, maxBytes
 		}
 		progs[m] = d.take(keys[m], len(mem.Requests))
 		for i, r := range mem.Requests {
-			if progs[m][i].done {
-				continue
-			}
-			pe := pending{r, progs[m][i]}
-			placed := false
-			for j := range packs {
-				pk := &packs[j]
-				// A request split by an earlier 413 has halves accepted
-				// already: it is sent alone, as what is left of it.
-				if d.Join != nil && maxBytes > 0 && pe.p.parts == nil && pk.reqs[0].p.parts == nil &&
-					sameHeader(pk.reqs[0].r.Header, r.Header) && pk.size+r.Size <= maxBytes {
-					pk.reqs, pk.size = append(pk.reqs, pe), pk.size+r.Size
-					placed = true
-					break
-				}
-			}
-			if !placed {
-				packs = append(packs, pack{[]pending{pe}, r.Size})
+			if p := progs[m][i]; !p.complete() {
+				lanes = d.place(lanes, attempt{r, p}, maxBytes)
 			}
 		}
 	}
-	deadline := d.clock().Now().Add(d.Budget)
-	for _, pk := range packs {
-		r, p := pk.reqs[0].r, pk.reqs[0].p
-		if len(pk.reqs) > 1 {
-			reqs := make([]Request, len(pk.reqs))
-			p = &progress{joined: true, parts: make([]*progress, len(pk.reqs))}
-			for i, q := range pk.reqs {
-				reqs[i], p.parts[i] = q.r, q.p
-			}
-			r = d.Join(reqs)
-			r.Split = func() []Request { return reqs }
-		}
-		if !d.send(ctx, r, p, deadline, &out) {
-			break
-		}
-	}
+	settled := d.settled(members, progs)
+	settled()
+	d.run(ctx, lanes, d.clock().Now().Add(d.Budget), &out, settled)
 	results := make([]Result, len(members))
 	for m, prog := range progs {
 		for _, p := range prog {
-			if !p.done {
+			if !p.complete() {
 				d.keep(keys[m](), prog)
 				results[m] = Retry
 				break
@@ -249,6 +245,200 @@ func (d *Deliverer) DeliverGroup(ctx context.Context, members []Member, maxBytes
 		out.Result = Retry
 	}
 	return out, results
+}
+
+// settled returns what to call when a request is done with: it calls the
+// Done of the members now done.
+func (d *Deliverer) settled(members []Member, progs [][]*progress) func() {
+	if !slices.ContainsFunc(members, func(m Member) bool { return m.Done != nil }) {
+		return func() {}
+	}
+	told := make([]bool, len(members))
+	return func() {
+		for m, mem := range members {
+			if mem.Done != nil && !told[m] && !slices.ContainsFunc(progs[m], func(p *progress) bool { return !p.complete() }) {
+				told[m] = true
+				mem.Done()
+			}
+		}
+	}
+}
+
+// attempt is a request to send and the progress it makes.
+type attempt struct {
+	r Request
+	p *progress
+}
+
+// pack is requests to send as one, joined.
+type pack struct {
+	reqs []attempt
+	size int // their Size, within maxBytes
+	// alone: a part of a request split by an earlier 413, whose other
+	// parts were accepted; it is sent as it is, joined to nothing.
+	alone bool
+}
+
+// lane is the requests of one header set, sent in order.
+type lane struct {
+	header map[string]string
+	queue  []pack    // what is left to send, queue[0] next
+	at     time.Time // when queue[0] may be sent: after a failure, its backoff
+	bo     backoff.BackOff
+	tries  int     // times queue[0] was sent
+	head   attempt // queue[0] joined, once sent
+}
+
+// place adds a request to its lane: joined to a pack with room, or in a
+// pack of its own.
+func (d *Deliverer) place(lanes []lane, a attempt, maxBytes int) []lane {
+	i := 0
+	for i < len(lanes) && !sameHeader(lanes[i].header, a.r.Header) {
+		i++
+	}
+	if i == len(lanes) {
+		lanes = append(lanes, lane{header: a.r.Header})
+	}
+	l := &lanes[i]
+	if a.p.parts != nil { // split by an earlier 413: what is left of it
+		l.queue = alone(l.queue, d.pending(nil, a))
+		return lanes
+	}
+	if d.Join != nil && maxBytes > 0 {
+		for j := range l.queue {
+			if pk := &l.queue[j]; !pk.alone && pk.size+a.r.Size <= maxBytes {
+				pk.reqs, pk.size = append(pk.reqs, a), pk.size+a.r.Size
+				return lanes
+			}
+		}
+	}
+	l.queue = append(l.queue, pack{reqs: []attempt{a}, size: a.r.Size})
+	return lanes
+}
+
+// alone appends each of reqs to queue as a pack of its own.
+func alone(queue []pack, reqs []attempt) []pack {
+	for _, a := range reqs {
+		queue = append(queue, pack{reqs: []attempt{a}, size: a.r.Size, alone: true})
+	}
+	return queue
+}
+
+// join makes one request of a pack.
+func (d *Deliverer) join(pk pack) attempt {
+	if len(pk.reqs) == 1 {
+		return pk.reqs[0]
+	}
+	reqs := make([]Request, len(pk.reqs))
+	p := &progress{joined: true, parts: make([]*progress, len(pk.reqs))}
+	for i, a := range pk.reqs {
+		reqs[i], p.parts[i] = a.r, a.p
+	}
+	r := d.Join(reqs)
+	r.Split = func() []Request { return reqs }
+	return attempt{r, p}
+}
+
+// run sends the lanes' requests until each lane is done, or failed beyond
+// the deadline, or ctx ends, calling settled after each request done with.
+// One goroutine sends them all, one request at a time: a flush runs on a
+// goroutine of Fluent Bit's thread, whose worker it holds anyway, and the
+// wait between one tenant's retries is spent sending the others'.
+func (d *Deliverer) run(ctx context.Context, lanes []lane, deadline time.Time, out *Outcome, settled func()) {
+	clock := d.clock()
+	for {
+		// The lane that may send first; the earlier lane when several may.
+		var l *lane
+		left := 0
+		for i := range lanes {
+			if len(lanes[i].queue) > 0 {
+				left += len(lanes[i].queue)
+				if l == nil || lanes[i].at.Before(l.at) {
+					l = &lanes[i]
+				}
+			}
+		}
+		if l == nil {
+			return
+		}
+		if !clock.Now().Before(deadline) {
+			// Each would be cut off at once: say so once, not per tenant.
+			d.Log.Warnf("%d requests not sent; retry budget spent, handing the chunk back to Fluent Bit", left)
+			return
+		}
+		if wait := l.at.Sub(clock.Now()); wait > 0 {
+			select {
+			case <-ctx.Done():
+				d.Log.Warnf("%v; shutting down, handing the chunk back to Fluent Bit", ctx.Err())
+				return
+			case <-clock.After(wait):
+			}
+		}
+		if l.tries == 0 {
+			l.head = d.join(l.queue[0])
+		} else {
+			out.Retries++
+		}
+		l.tries++
+		a := l.head
+		resp := d.sendWithin(ctx, a.r, deadline)
+		if done, split := d.settle(a, resp, out); done {
+			// The requests split from a (after a 413) go next, in order,
+			// each with a backoff of its own.
+			if split == nil {
+				l.queue = l.queue[1:]
+			} else {
+				l.queue = append(alone(nil, split), l.queue[1:]...)
+			}
+			l.bo, l.tries = nil, 0
+			settled()
+			continue
+		}
+		if ctx.Err() != nil {
+			d.Log.Warnf("%s; shutting down, handing the chunk back to Fluent Bit", describe(resp))
+			return
+		}
+		if l.bo == nil {
+			l.bo = d.backOff()
+		}
+		wait := l.bo.NextBackOff()
+		if wait != backoff.Stop && resp.RetryAfter > wait {
+			wait = resp.RetryAfter
+		}
+		if wait == backoff.Stop || clock.Now().Add(wait).After(deadline) {
+			d.Log.Warnf("%s; retry budget spent, handing the chunk back to Fluent Bit", describe(resp))
+			l.queue = nil // its flushes are handed back; the other lanes go on
+			continue
+		}
+		l.at = clock.Now().Add(wait)
+	}
+}
+
+// pending appends what of a is left to send: a itself, or the parts of it
+// not yet accepted when an earlier 413 split it.
+func (d *Deliverer) pending(queue []attempt, a attempt) []attempt {
+	switch {
+	case a.p.complete():
+		return queue
+	case a.p.parts != nil && !a.p.joined:
+		parts := a.r.Split()
+		if len(a.p.parts) != len(parts) {
+			a.p.parts = fresh(len(parts))
+		}
+		for i, part := range parts {
+			queue = d.pending(queue, attempt{part, a.p.parts[i]})
+		}
+		return queue
+	}
+	return append(queue, a)
+}
+
+func fresh(n int) []*progress {
+	prog := make([]*progress, n)
+	for i := range prog {
+		prog[i] = &progress{}
+	}
+	return prog
 }
 
 // sameHeader reports whether two requests carry the same headers (the
@@ -265,99 +455,47 @@ func sameHeader(a, b map[string]string) bool {
 	return true
 }
 
-// send delivers one request, or what of it is not yet done; false means
-// retry later.
-func (d *Deliverer) send(ctx context.Context, r Request, p *progress, deadline time.Time, out *Outcome) bool {
-	if p.done {
-		return true
-	}
-	if p.parts != nil && !p.joined { // split by an earlier 413
-		return d.sendParts(ctx, r, p, deadline, out)
-	}
-	var bo backoff.BackOff
-	for {
-		resp := d.sendWithin(ctx, r, deadline)
-		switch {
-		case resp.Err == nil && resp.Status >= 200 && resp.Status < 300 && (d.Stored == nil || d.Stored(resp.Status)):
-			out.Sent += r.Records
-			p.finish()
-			return true
-		case resp.Err == nil && resp.Status >= 200 && resp.Status < 300:
-			d.dropOnce(out, "blocked", r.Records, resp, "the server answered success but stored nothing")
-			p.finish()
-			return true
-		case resp.Err != nil && resp.Permanent:
-			d.dropOnce(out, "unsendable", r.Records, resp, "the request can't be sent as it is")
-			p.finish()
-			return true
-		case resp.Err == nil && resp.Status == http.StatusRequestEntityTooLarge:
-			if r.Split == nil {
-				d.drop(out, "too_large", r.Records, resp)
-				p.finish()
-				return true
-			}
-			return d.sendParts(ctx, r, p, deadline, out)
-		case resp.Err == nil && resp.Status == http.StatusBadRequest && d.Rejected != nil:
-			n, exact := d.Rejected(resp.Answer, r.Records)
-			why := fmt.Sprintf("up to %d records refused", n)
-			if exact {
-				why = fmt.Sprintf("%d of %d records refused (the rest were stored)", n, r.Records)
-			}
-			out.Sent += r.Records - n
-			out.Dropped["status_400"] += n
-			d.Log.Errorf("%s; %s, not retried%s", describe(resp), why, d.advice(resp))
-			p.finish()
-			return true
-		case resp.Err == nil && (resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden):
-			d.dropOnce(out, fmt.Sprintf("status_%d", resp.Status), r.Records, resp, "the server refuses the credentials")
-			p.finish()
-			return true
-		case resp.Err == nil && !retryable(resp.Status):
-			d.drop(out, fmt.Sprintf("status_%d", resp.Status), r.Records, resp)
-			p.finish()
-			return true
+// settle takes in the answer to a: done is false when a is to be sent
+// again; else it was accepted or refused for good (counted in out), or,
+// too large (413), split holds the requests to send instead.
+func (d *Deliverer) settle(a attempt, resp Response, out *Outcome) (done bool, split []attempt) {
+	r, p := a.r, a.p
+	switch {
+	case resp.Err == nil && resp.Status >= 200 && resp.Status < 300 && (d.Stored == nil || d.Stored(resp.Status)):
+		out.Sent += r.Records
+	case resp.Err == nil && resp.Status >= 200 && resp.Status < 300:
+		d.dropOnce(out, "blocked", r.Records, resp, "the server answered success but stored nothing")
+	case resp.Err != nil && resp.Permanent:
+		d.dropOnce(out, "unsendable", r.Records, resp, "the request can't be sent as it is")
+	case resp.Err == nil && resp.Status == http.StatusRequestEntityTooLarge && r.Split != nil:
+		parts := r.Split()
+		if !p.joined {
+			p.parts = fresh(len(parts))
 		}
-		if bo == nil {
-			bo = d.backOff()
+		for i, part := range parts {
+			split = d.pending(split, attempt{part, p.parts[i]})
 		}
-		wait := bo.NextBackOff()
-		if resp.RetryAfter > wait {
-			wait = resp.RetryAfter
+		return true, split
+	case resp.Err == nil && resp.Status == http.StatusRequestEntityTooLarge:
+		d.drop(out, "too_large", r.Records, resp)
+	case resp.Err == nil && resp.Status == http.StatusBadRequest && d.Rejected != nil:
+		n, exact := d.Rejected(resp.Answer, r.Records)
+		why := fmt.Sprintf("up to %d records refused", n)
+		if exact {
+			why = fmt.Sprintf("%d of %d records refused (the rest were stored)", n, r.Records)
 		}
-		if ctx.Err() != nil {
-			d.Log.Warnf("%s; shutting down, handing the chunk back to Fluent Bit", describe(resp))
-			return false
-		}
-		if wait == backoff.Stop || d.clock().Now().Add(wait).After(deadline) {
-			d.Log.Warnf("%s; retry budget spent, handing the chunk back to Fluent Bit", describe(resp))
-			return false
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-d.clock().After(wait):
-		}
-		out.Retries++
-	}
-}
-
-// sendParts sends the halves of a request the server found too large,
-// remembering which were accepted.
-func (d *Deliverer) sendParts(ctx context.Context, r Request, p *progress, deadline time.Time, out *Outcome) bool {
-	parts := r.Split()
-	if len(p.parts) != len(parts) && !p.joined {
-		p.parts = make([]*progress, len(parts))
-		for i := range p.parts {
-			p.parts[i] = &progress{}
-		}
-	}
-	for i, part := range parts {
-		if !d.send(ctx, part, p.parts[i], deadline, out) {
-			return false
-		}
+		out.Sent += r.Records - n
+		out.Dropped["status_400"] += n
+		d.Log.Errorf("%s; %s, not retried%s", describe(resp), why, d.advice(resp))
+	case resp.Err == nil && (resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden):
+		d.dropOnce(out, fmt.Sprintf("status_%d", resp.Status), r.Records, resp, "the server refuses the credentials")
+	case resp.Err == nil && !retryable(resp.Status):
+		d.drop(out, fmt.Sprintf("status_%d", resp.Status), r.Records, resp)
+	default:
+		return false, nil
 	}
 	p.finish()
-	return true
+	return true, nil
 }
 
 // sendWithin sends r, cut off at the flush's deadline: Fluent Bit waits for
@@ -442,10 +580,7 @@ func (d *Deliverer) take(key func() uint64, n int) []*progress {
 		d.mu.Unlock()
 	}
 	if len(prog) != n {
-		prog = make([]*progress, n)
-		for i := range prog {
-			prog[i] = &progress{}
-		}
+		prog = fresh(n)
 	}
 	return prog
 }

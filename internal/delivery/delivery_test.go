@@ -383,3 +383,171 @@ func TestGroupLedger(t *testing.T) {
 		t.Errorf("returning flush sent %q (%v), want b c", s.sent, out.Result)
 	}
 }
+
+// fakeClock moves only when waited on: a wait returns at once, the time
+// moved on by it. What a budget allows is then counted, not timed.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1700000000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.Advance(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.Now()
+	return ch
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// byTenant answers each request by its X-Scope-OrgID: refuse's answer for
+// a tenant in it, else 204; it records the bodies sent.
+type byTenant struct {
+	mu     sync.Mutex
+	refuse map[string]Response
+	sent   []string
+}
+
+func (s *byTenant) Send(_ context.Context, r Request) Response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, string(r.Body))
+	if resp, ok := s.refuse[r.Header["X-Scope-OrgID"]]; ok {
+		return resp
+	}
+	return Response{Status: 204}
+}
+
+func (s *byTenant) count(body string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, b := range s.sent {
+		if b == body {
+			n++
+		}
+	}
+	return n
+}
+
+// A tenant Loki keeps refusing (429: its rate limit) fails alone: the
+// other tenants' requests, in the same group or the same flush, are sent
+// once and acknowledged, the refused one is retried within the budget and
+// its flush handed back, and when that chunk returns only what was
+// refused is sent again.
+func TestFailingTenantFailsAlone(t *testing.T) {
+	const budget, step = 10 * time.Second, time.Second
+	tests := []struct {
+		name    string
+		members [][]Request
+		results []Result
+		// each member's Done was called after so many tries of a; -1:
+		// never
+		doneAt []int
+	}{
+		{"group_of_three_flushes", [][]Request{{sized("a", 1, "A")}, {sized("b", 1, "B")}, {sized("c", 1, "C")}},
+			[]Result{Retry, OK, OK}, []int{-1, 1, 1}},
+		{"one_flush_of_three_tenants", [][]Request{{sized("a", 1, "A"), sized("b", 1, "B"), sized("c", 1, "C")}},
+			[]Result{Retry}, []int{-1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &byTenant{refuse: map[string]Response{"A": {Status: 429}}}
+			d, l := newDeliverer(s, budget)
+			d.NewBackOff = func() backoff.BackOff { return backoff.NewConstantBackOff(step) }
+			clock := newFakeClock()
+			d.Clock, d.Join = clock, joinBodies
+			var members []Member
+			doneAt := make([]int, len(tt.members))
+			for i, reqs := range tt.members {
+				doneAt[i] = -1
+				members = append(members, Member{Key: constKey(uint64(i)), Requests: reqs, Done: func() { doneAt[i] = s.count("a") }})
+			}
+			start := clock.Now()
+			out, results := d.DeliverGroup(context.Background(), members, 100)
+			if fmt.Sprint(results) != fmt.Sprint(tt.results) || out.Sent != 2 {
+				t.Errorf("results %v, %d records sent; want %v, 2 (b and c)", results, out.Sent, tt.results)
+			}
+			if s.count("b") != 1 || s.count("c") != 1 {
+				t.Errorf("sent %q; want b and c once each", s.sent)
+			}
+			// The flushes of b and c may answer Fluent Bit before a is
+			// retried: they need not wait for the group.
+			if fmt.Sprint(doneAt) != fmt.Sprint(tt.doneAt) {
+				t.Errorf("members done after %v tries of a, want %v", doneAt, tt.doneAt)
+			}
+			// A is retried while the budget lasts (every second of it, at
+			// the constant backoff), and not beyond it.
+			if took, tries := clock.Now().Sub(start), s.count("a"); took > budget || tries != int(budget/step)+1 {
+				t.Errorf("a sent %d times over %s; want %d within the %s budget", tries, took, int(budget/step)+1, budget)
+			}
+			if !strings.Contains(strings.Join(l.lines, "\n"), "HTTP 429; retry budget spent") {
+				t.Errorf("no budget line in %q", l.lines)
+			}
+
+			// A's chunk returns, its tenant now accepted: only a is sent.
+			s.mu.Lock()
+			s.refuse, s.sent = nil, nil
+			s.mu.Unlock()
+			out = d.Deliver(context.Background(), constKey(0), tt.members[0])
+			if out.Result != OK || out.Sent != 1 || strings.Join(s.sent, " ") != "a" {
+				t.Errorf("returning chunk: %+v, sent %q; want OK, only a", out, s.sent)
+			}
+		})
+	}
+}
+
+// slowly answers 503 once the clock has moved on by took.
+type slowly struct {
+	clock *fakeClock
+	took  time.Duration
+	sent  []string
+}
+
+func (s *slowly) Send(_ context.Context, r Request) Response {
+	s.sent = append(s.sent, string(r.Body))
+	s.clock.Advance(s.took)
+	return Response{Status: 503}
+}
+
+// Once the budget is spent, the requests not yet sent are handed back
+// with one line, not one line per tenant each cut off at once.
+func TestBudgetSpentBeforeEveryTenantWasSent(t *testing.T) {
+	clock := newFakeClock()
+	s := &slowly{clock: clock, took: time.Second}
+	d, l := newDeliverer(s, time.Second)
+	d.Clock = clock
+	out := d.Deliver(context.Background(), constKey(1), []Request{sized("a", 1, "A"), sized("b", 1, "B"), sized("c", 1, "C")})
+	if out.Result != Retry || strings.Join(s.sent, " ") != "a" {
+		t.Errorf("%+v, sent %q; want Retry after a alone", out, s.sent)
+	}
+	if got := strings.Join(l.lines, "\n"); got != "warn: HTTP 503; retry budget spent, handing the chunk back to Fluent Bit\n"+
+		"warn: 2 requests not sent; retry budget spent, handing the chunk back to Fluent Bit" {
+		t.Errorf("log:\n%s", got)
+	}
+}
+
+// A joined request is joined once, not again for each retry (Loki's join
+// re-encodes the bodies).
+func TestJoinedOnceForItsRetries(t *testing.T) {
+	s := &script{responses: []Response{{Status: 503}, {Status: 503}}}
+	d, _ := newDeliverer(s, time.Second)
+	joins := 0
+	d.Join = func(reqs []Request) Request { joins++; return joinBodies(reqs) }
+	members := []Member{{Key: constKey(1), Requests: []Request{sized("a", 1, "")}}, {Key: constKey(2), Requests: []Request{sized("b", 1, "")}}}
+	if out, _ := d.DeliverGroup(context.Background(), members, 100); out.Result != OK || out.Retries != 2 || joins != 1 {
+		t.Errorf("%+v after %d joins; want OK after 2 retries of one join", out, joins)
+	}
+}

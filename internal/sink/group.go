@@ -2,7 +2,6 @@ package sink
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
 
@@ -14,7 +13,10 @@ import (
 // of a group leads it: it waits until the group is ready, closes it and
 // delivers it while the others wait for their results. Each flush still
 // answers Fluent Bit only for its own records, and only once they were
-// accepted.
+// accepted; a flush whose records were all accepted answers at once,
+// while the group may still be retrying another's (a tenant Loki
+// rate-limits), so that one tenant's failure holds no other flush for the
+// retry budget.
 //
 // A group is ready when it holds batch_size, when batch_wait has passed,
 // or as soon as every flush in flight has joined it: each member holds one
@@ -38,8 +40,20 @@ type group struct {
 	members []delivery.Member
 	size    int
 	ready   chan struct{} // closed when the group should go before batch_wait
-	done    chan struct{} // closed once results are set
-	results []delivery.Result
+	// answered[i] is closed once results[i] is set; told[i] says so to the
+	// leader, which alone sets them.
+	answered []chan struct{}
+	results  []delivery.Result
+	told     []bool
+}
+
+// answer gives member i its result, once.
+func (g *group) answer(i int, r delivery.Result) {
+	if !g.told[i] {
+		g.told[i] = true
+		g.results[i] = r
+		close(g.answered[i])
+	}
 }
 
 // enter counts a flush in flight; leave, once it answered Fluent Bit.
@@ -84,11 +98,16 @@ func (c *committer) deliver(ctx context.Context, m delivery.Member) (delivery.Ou
 	g := c.open
 	leader := g == nil
 	if leader {
-		g = &group{ready: make(chan struct{}), done: make(chan struct{})}
+		g = &group{ready: make(chan struct{})}
 		c.open = g
 	}
 	i := len(g.members)
+	m.Done = func() { g.answer(i, delivery.OK) } // called by the leader
+	answered := make(chan struct{})
 	g.members = append(g.members, m)
+	g.answered = append(g.answered, answered)
+	g.results = append(g.results, delivery.OK)
+	g.told = append(g.told, false)
 	g.size += size
 	if g.size >= c.maxBytes {
 		c.closeOpen()
@@ -98,17 +117,20 @@ func (c *committer) deliver(ctx context.Context, m delivery.Member) (delivery.Ou
 	c.mu.Unlock()
 
 	if !leader {
-		<-g.done
+		// g's slices grow while others join, under c.mu; once answered
+		// they no longer change.
+		<-answered
 		return delivery.Outcome{}, g.results[i]
 	}
-	// Should delivering panic, every flush of the group is handed back,
-	// and none waits for good.
+	// Should delivering panic, every flush of the group not yet answered
+	// is handed back, and none waits for good.
 	delivered := false
 	defer func() {
 		if !delivered {
-			g.results = slices.Repeat([]delivery.Result{delivery.Retry}, len(g.members))
+			for i := range g.members {
+				g.answer(i, delivery.Retry)
+			}
 		}
-		close(g.done)
 	}()
 	timer := time.NewTimer(c.wait)
 	select {
@@ -123,6 +145,9 @@ func (c *committer) deliver(ctx context.Context, m delivery.Member) (delivery.Ou
 	}
 	c.mu.Unlock() // g.members no longer changes
 	out, results := c.d.DeliverGroup(ctx, g.members, c.maxBytes)
-	g.results, delivered = results, true
+	for i, r := range results {
+		g.answer(i, r)
+	}
+	delivered = true
 	return out, results[0]
 }

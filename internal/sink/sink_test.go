@@ -457,3 +457,241 @@ func TestCloseClosesConnections(t *testing.T) {
 		t.Fatal("the connection is still open after Close")
 	}
 }
+
+// fakeClock moves only when waited on, so that a retry budget is counted,
+// not spent.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1700000000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.Advance(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.Now()
+	return ch
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// tenants answers by X-Scope-OrgID: 429 to the tenants in limited, 204 to
+// the others; it counts each tenant's requests and records. retried, when
+// set, is called before each answer to a request sent again.
+type tenants struct {
+	mu       sync.Mutex
+	limited  map[string]bool
+	requests map[string]int
+	records  map[string]int
+	retried  func()
+}
+
+func newTenants(limited ...string) *tenants {
+	t := &tenants{limited: map[string]bool{}, requests: map[string]int{}, records: map[string]int{}}
+	for _, l := range limited {
+		t.limited[l] = true
+	}
+	return t
+}
+
+func (s *tenants) Send(_ context.Context, r delivery.Request) delivery.Response {
+	tenant := r.Header["X-Scope-OrgID"]
+	s.mu.Lock()
+	s.requests[tenant]++
+	again, retried := s.requests[tenant] > 1, s.retried
+	limited := s.limited[tenant]
+	if !limited {
+		s.records[tenant] += r.Records
+	}
+	s.mu.Unlock()
+	if again && retried != nil {
+		retried()
+	}
+	if limited {
+		return delivery.Response{Status: 429}
+	}
+	return delivery.Response{Status: 204}
+}
+
+func (s *tenants) counts() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprintf("requests %v records %v", s.requests, s.records)
+}
+
+// tenantChunk is n records of each tenant named, in turn.
+func tenantChunk(n int, names ...string) []byte {
+	var events []eventtest.Event
+	for i := range n {
+		for _, name := range names {
+			events = append(events, eventtest.Event{Time: time.Now(), Body: map[string]any{"log": fmt.Sprint("line ", i), "team": name}})
+		}
+	}
+	return eventtest.Chunk(true, events...)
+}
+
+// joinAll runs one flush per chunk as one group (as Fluent Bit's workers
+// would, all in flight at once) and returns their answers.
+func joinAll(s *Sink, chunks [][]byte) []Status {
+	s.group.enter() // a busy worker: the group waits for every flush
+	var wg sync.WaitGroup
+	got := make([]Status, len(chunks))
+	for i, c := range chunks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = s.Flush(fmt.Sprint("tag", i), c)
+		}()
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.group.mu.Lock()
+		n := 0
+		if s.group.open != nil {
+			n = len(s.group.open.members)
+		}
+		s.group.mu.Unlock()
+		if n == len(chunks) || time.Now().After(deadline) {
+			break
+		}
+	}
+	s.group.leave()
+	wg.Wait()
+	return got
+}
+
+// One tenant Loki keeps refusing (429) fails alone, whether its records
+// come in a flush of their own, joined with others (batch_wait), or in one
+// flush with other tenants' records: the others are sent once and
+// acknowledged, it is retried within the budget and handed back, and its
+// chunk, when it returns, sends only what was refused.
+func TestFailingTenantFailsAlone(t *testing.T) {
+	const budget = 10 * time.Second
+	tests := []struct {
+		name   string
+		chunks [][]byte
+		want   []Status
+	}{
+		{"group_of_three", [][]byte{tenantChunk(2, "a"), tenantChunk(2, "b"), tenantChunk(2, "c")}, []Status{Retry, OK, OK}},
+		{"one_flush_of_three_tenants", [][]byte{tenantChunk(2, "a", "b", "c")}, []Status{Retry}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			snd := newTenants("a")
+			keys := config.Map{"tenant_id_key": "$team", "retry_budget": budget.String()}
+			if len(tt.chunks) > 1 {
+				keys["batch_wait"] = "1h"
+			}
+			s, l := newSink(t, keys, snd)
+			clock := newFakeClock()
+			s.deliver.Clock = clock
+			start := clock.Now()
+			var got []Status
+			if s.group != nil {
+				got = joinAll(s, tt.chunks)
+			} else {
+				got = []Status{s.Flush("tag0", tt.chunks[0])}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("answers %v, want %v\n%s", got, tt.want, l)
+			}
+			if got := snd.counts(); snd.requests["b"] != 1 || snd.requests["c"] != 1 || snd.records["b"] != 2 || snd.records["c"] != 2 {
+				t.Errorf("%s; want one request of 2 records each for b and c", got)
+			}
+			if took := clock.Now().Sub(start); took > budget || snd.requests["a"] < 2 {
+				t.Errorf("a sent %d times over %s; want retries within the %s budget", snd.requests["a"], took, budget)
+			}
+
+			// a's chunk returns, its tenant now accepted: only its records go.
+			snd.mu.Lock()
+			snd.limited = nil
+			snd.mu.Unlock()
+			if s.group != nil {
+				s.group.wait = time.Millisecond // alone, it waits out batch_wait
+			}
+			if got := s.Flush("tag0", tt.chunks[0]); got != OK {
+				t.Errorf("returning chunk: %v", got)
+			}
+			if got := snd.counts(); snd.requests["b"] != 1 || snd.requests["c"] != 1 || snd.records["a"] != 2 {
+				t.Errorf("after the return: %s; want a's 2 records, and nothing more for b and c", got)
+			}
+			s.Close()
+			if !strings.Contains(l.String(), "records_sent=6") {
+				t.Errorf("totals:\n%s", l)
+			}
+		})
+	}
+}
+
+// The flushes of a group whose records were accepted answer Fluent Bit at
+// once, while the group still retries a tenant Loki refuses: one tenant's
+// 429s must not hold every worker for the retry budget.
+func TestGroupAnswersDoneFlushesAtOnce(t *testing.T) {
+	snd := newTenants("a")
+	s, _ := newSink(t, config.Map{"batch_wait": "1h", "tenant_id_key": "$team", "retry_budget": "1m"}, snd)
+	s.deliver.Clock = newFakeClock()
+	var others sync.WaitGroup
+	others.Add(2)
+	othersDone := make(chan struct{})
+	go func() { others.Wait(); close(othersDone) }()
+	early := make(chan bool, 1)
+	var once sync.Once
+	snd.retried = func() { // a is retried: have b and c answered?
+		once.Do(func() {
+			select {
+			case <-othersDone:
+				early <- true
+			case <-time.After(5 * time.Second):
+				early <- false
+			}
+		})
+	}
+	// a's flush leads the group (it opens it): it delivers, and waits.
+	s.group.enter()
+	aDone := make(chan Status)
+	go func() { aDone <- s.Flush("tag-a", tenantChunk(1, "a")) }()
+	waitMembers := func(n int) {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			s.group.mu.Lock()
+			ok := s.group.open != nil && len(s.group.open.members) == n
+			s.group.mu.Unlock()
+			if ok {
+				return
+			}
+		}
+		t.Fatalf("the group never had %d members", n)
+	}
+	waitMembers(1)
+	for _, name := range []string{"b", "c"} {
+		go func() {
+			defer others.Done()
+			if got := s.Flush("tag-"+name, tenantChunk(1, name)); got != OK {
+				t.Errorf("%s: %v", name, got)
+			}
+		}()
+	}
+	waitMembers(3)
+	s.group.leave()
+	if got := <-aDone; got != Retry {
+		t.Errorf("a: %v, want Retry", got)
+	}
+	select {
+	case ok := <-early:
+		if !ok {
+			t.Error("b and c answered only once the group was done retrying a")
+		}
+	default:
+		t.Error("a was not retried")
+	}
+	<-othersDone
+}
