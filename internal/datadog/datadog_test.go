@@ -887,15 +887,18 @@ func FuzzTags(f *testing.F) {
 			k["container_name"] = userTag
 			k["labels"] = map[string]any{"pod-template-hash": hash, "x": value, "y": userTag, "job-name": value,
 				"app.kubernetes.io/name": value, "tags.datadoghq.com/env": image}
-			k["annotations"] = map[string]any{"ad.datadoghq.com/" + userTag + ".logs": value}
+			// Annotation tags of fuzzed names and values, a few dozen
+			// to hundreds of them, some named like derived tags.
+			tags := map[string]any{value: userTag, image: []string{hash, value}, "kube_namespace": value, "pod_name": userTag}
+			for i := range len(hash) * 7 {
+				tags[fmt.Sprint(userTag, i)] = strings.Repeat(value, i%5)
+			}
+			ann, _ := json.Marshal(tags)
+			k["annotations"] = map[string]any{"ad.datadoghq.com/" + userTag + ".logs": value, "ad.datadoghq.com/tags": string(ann)}
 		}, map[string]any{"log": value, value: userTag})
 		r := encode(t, o, "kube.var.log.containers."+value, b)
 		l := r.one(t)
-		for _, tag := range tagsOf(l) {
-			if err := checkTag(tag); err != nil {
-				t.Fatalf("tag %q: %v", tag, err)
-			}
-		}
+		checkBounded(t, l, r.problems)
 		for _, v := range []string{value, image, userTag, hash} {
 			s := SanitizeTag(v)
 			if ref := sanitizeRef(v); s != ref {
@@ -915,6 +918,12 @@ func FuzzEncode(f *testing.F) {
 	f.Add(eventtest.Chunk(false, eventtest.Event{Time: t0, Body: eventtest.FargateBody(3)}))
 	f.Add(eventtest.Chunk(true, eventtest.Event{Time: t0, Body: map[string]any{"log": "2026-11-22T10:00:00Z stderr P x"}},
 		eventtest.Event{Time: t0, Body: map[string]any{"log": "2026-11-22T10:00:00Z stderr F y", "msg": []any{1.5, nil}}}))
+	// A pod's rules over its attributes, and its hostile annotations.
+	f.Add(eventtest.Chunk(true, eventtest.Event{Time: t0, Body: body(withAnnotations(map[string]any{
+		"ad.datadoghq.com/app.logs": `[{"log_processing_rules":[{"type":"mask_sequences","name":"m\n","pattern":"a(.*b)?","replace_placeholder":"$1"},` +
+			`{"type":"exclude_at_match","name":"x","pattern":"(\n[error] forged"},{"type":"include_at_match","name":"i","pattern":"\\d"}]}]`,
+		"ad.datadoghq.com/tags": `{"kube_namespace":"x","team":"a"}`,
+	}), map[string]any{"log": nil, "msg": "aaa1", "n": []any{int64(12), map[string]any{"k": "aab"}}, "host": "h"})}))
 	o := defaults()
 	o.MessageKey = "msg"
 	o.MaxBatchBytes = 2048
@@ -933,16 +942,40 @@ func FuzzEncode(f *testing.F) {
 				t.Fatalf("request of %d logs and %d bytes", len(logs), len(raw))
 			}
 			for _, l := range logs {
-				for _, tag := range tagsOf(l) {
-					if err := checkTag(tag); err != nil {
-						t.Fatalf("tag %q: %v", tag, err)
-					}
-				}
+				checkBounded(t, l, b.problems)
 			}
 			n += len(logs)
 		}
 		if n != b.Stats.Records {
 			t.Fatalf("%d logs sent, %d records", n, b.Stats.Records)
+		}
+	})
+}
+
+// checkBounded checks a log's tags (Datadog's grammar, within ddtags'
+// bounds, kube_namespace once at most) and the flush's problem lines (one
+// line each, at most 1 KB).
+func checkBounded(t *testing.T, l map[string]any, problems annotations.Problems) {
+	t.Helper()
+	tags := tagsOf(l)
+	if s, _ := l["ddtags"].(string); len(tags) > maxLogTags || len(s) > maxTagsBytes {
+		t.Fatalf("%d tags, %d bytes of ddtags", len(tags), len(s))
+	}
+	namespaces := 0
+	for _, tag := range tags {
+		if err := checkTag(tag); err != nil {
+			t.Fatalf("tag %q: %v", tag, err)
+		}
+		if strings.HasPrefix(tag, "kube_namespace:") {
+			namespaces++
+		}
+	}
+	if namespaces > 1 {
+		t.Fatalf("kube_namespace %d times: %q", namespaces, tags)
+	}
+	problems.Each(func(line string, _ int) {
+		if len(line) > 1024 || strings.ContainsAny(line, "\r\n") {
+			t.Fatalf("problem line of %d bytes: %q", len(line), line)
 		}
 	})
 }

@@ -289,20 +289,24 @@ func parseImage(img []byte) (i image) {
 }
 
 // addAnnotationTags appends the tags of the ad.datadoghq.com tags
-// annotations. Names are sanitized like values, and a ':' in a name
-// becomes '_': an annotation can add tags but not set another tag's name.
+// annotations. Names are sanitized like values, a ':' in a name as a
+// character replaced by '_': an annotation can add tags but not set another
+// tag's name.
 // A tag of a name kubeship derives (see derivedTag) is dropped; their
 // names are returned, sorted, each once, for the pod's problem line.
 func addAnnotationTags(tl *tagList, tags [][2]string) (derived []string) {
 	for _, t := range tags {
-		// The name is sanitized into tl.name, without allocating.
-		var st tagState
-		tl.name = appendSanitized(tl.name[:0], []byte(t[0]), &st)
-		for i, c := range tl.name {
+		// The name is sanitized into tl.name, without allocating, its ':'
+		// made '_' first so that the tag rules merge them with the
+		// characters around ("a: b" is a_b, not a__b).
+		tl.raw = append(tl.raw[:0], t[0]...)
+		for i, c := range tl.raw {
 			if c == ':' {
-				tl.name[i] = '_'
+				tl.raw[i] = '_'
 			}
 		}
+		var st tagState
+		tl.name = appendSanitized(tl.name[:0], tl.raw, &st)
 		name := tl.name
 		switch {
 		case len(name) == 0:

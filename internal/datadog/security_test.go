@@ -6,6 +6,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kubeship/kubeship/internal/annotations"
+	"github.com/kubeship/kubeship/internal/event/eventtest"
+	"github.com/kubeship/kubeship/internal/record"
 )
 
 // withAnnotations returns a mod that sets the pod's annotations.
@@ -203,4 +207,39 @@ func TestProblemLineOfForgedPattern(t *testing.T) {
 	if len(p) != 1 || strings.Contains(p[0], "\n") || len(p[0]) > 1024 {
 		t.Errorf("problems %q", p)
 	}
+}
+
+// A mask that reaches its bound on a text masks the rest of it whole, and
+// the log is counted.
+func TestMaskedToEndCounted(t *testing.T) {
+	ann := map[string]any{"ad.datadoghq.com/app.logs": `[{"log_processing_rules":[{"type":"mask_sequences","name":"m","pattern":"a(.*b)?","replace_placeholder":"x"}]}]`}
+	r := encode(t, defaults(), "", body(withAnnotations(ann), map[string]any{"log": strings.Repeat("a-", 500)}), body(withAnnotations(ann), map[string]any{"log": "a-a"}))
+	if len(r.logs) != 2 || strings.Contains(r.logs[0]["message"].(string), "a") || r.logs[1]["message"] != "x-x" {
+		t.Errorf("logs %v", r.logs)
+	}
+	if r.stats.MaskedToEnd != 1 {
+		t.Errorf("stats %+v, want 1 masked to the end", r.stats)
+	}
+}
+
+// FuzzAppendMasked: with rules that change nothing, the attributes a pod's
+// rules render are record.AppendJSON's, byte for byte.
+func FuzzAppendMasked(f *testing.F) {
+	f.Add(eventtest.Marshal(map[string]any{"a": []any{int64(-5), 1.5, nil, true, "x\n", map[string]any{"k": []byte{0xff}}}}))
+	f.Add([]byte{0x81, 0x01, 0xa1, 'v'})                          // an integer key
+	f.Add([]byte{0x81, 0xd6, 0x05, 1, 2, 3, 4, 0xc0})             // an extension key
+	f.Add([]byte{0x92, 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 1, 0xc0}) // NaN
+	f.Add([]byte{0xd7, 0x00, 0, 0, 0, 1, 0, 0, 0, 2})             // Fluent Bit time
+	f.Fuzz(func(t *testing.T, v []byte) {
+		o := annotations.Rules(nil).Start()
+		got, rest, err := appendMasked(nil, v, &o, 0)
+		want, werr := record.AppendJSON(nil, v)
+		if (err == nil) != (werr == nil) {
+			// AppendJSON reads one value and ignores what follows it.
+			t.Fatalf("error %v, AppendJSON's %v", err, werr)
+		}
+		if err == nil && (string(got) != string(want) || len(rest) > len(v)) {
+			t.Fatalf("%q, AppendJSON %q", got, want)
+		}
+	})
 }

@@ -161,7 +161,8 @@ type tagList struct {
 	buf     []byte
 	spans   []span
 	dropped int    // tags dropped over the bounds
-	name    []byte // an annotation tag's name, sanitized (addAnnotationTags)
+	raw     []byte // an annotation tag's name, then
+	name    []byte // sanitized (addAnnotationTags)
 	// slots index spans once there are more than linearTags: open
 	// addressing by FNV-1a hash of the tag, span index + 1, 0 empty; twice
 	// maxLogTags or more, so probes stay short.
