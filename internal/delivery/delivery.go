@@ -118,7 +118,8 @@ type Deliverer struct {
 	// count what a budget allows without spending it.
 	Clock Clock
 
-	logged sync.Map // drop reasons logged once
+	logged   sync.Map // drop reasons logged once
+	throttle Throttle // lines of drops a pod can provoke, by reason
 
 	mu     sync.Mutex
 	ledger map[uint64][]*progress // chunk key → how far each of its requests got
@@ -486,7 +487,7 @@ func (d *Deliverer) settle(a attempt, resp Response, out *Outcome) (done bool, s
 		}
 		out.Sent += r.Records - n
 		out.Dropped["status_400"] += n
-		d.Log.Errorf("%s; %s, not retried%s", describe(resp), why, d.advice(resp))
+		d.errorf("status_400", "%s; %s, not retried%s", describe(resp), why, d.advice(resp))
 	case resp.Err == nil && (resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden):
 		d.dropOnce(out, fmt.Sprintf("status_%d", resp.Status), r.Records, resp, "the server refuses the credentials")
 	case resp.Err == nil && !retryable(resp.Status):
@@ -513,24 +514,102 @@ func retryable(status int) bool {
 	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
 }
 
+// drop drops n records the server refused for reason. Its line is
+// throttled: a pod can provoke the same refusal on every flush.
 func (d *Deliverer) drop(out *Outcome, reason string, n int, resp Response) {
-	d.dropWith(out, reason, n, resp, "the server rejects them permanently")
-}
-
-func (d *Deliverer) dropWith(out *Outcome, reason string, n int, resp Response, why string) {
 	out.Dropped[reason] += n
-	d.Log.Errorf("%s; %d records not retried (%s)%s", describe(resp), n, why, d.advice(resp))
+	d.errorf(reason, "%s; %d records not retried (the server rejects them permanently)%s", describe(resp), n, d.advice(resp))
 }
 
-// dropOnce drops as dropWith, logging only the first time for reason: every
+// errorf logs a line about records dropped for reason: the first, then
+// at most one a LogEvery, saying how many like it were held back. The
+// records are counted either way.
+func (d *Deliverer) errorf(reason, format string, args ...any) {
+	if ok, held := d.throttle.Allow(reason, d.clock().Now()); ok {
+		d.Log.Errorf("%s%s, counted as records_dropped_%s", fmt.Sprintf(format, args...), d.throttle.Suffix(held), reason)
+	}
+}
+
+// dropOnce drops as drop, logging only the first time for reason: every
 // flush would say the same until the setting or the data changes, and the
 // totals are counted.
 func (d *Deliverer) dropOnce(out *Outcome, reason string, n int, resp Response, why string) {
-	if _, logged := d.logged.LoadOrStore(reason, true); logged {
-		out.Dropped[reason] += n
-		return
+	out.Dropped[reason] += n
+	if _, logged := d.logged.LoadOrStore(reason, true); !logged {
+		d.Log.Errorf("%s; %d records not retried (%s; logged once, counted as records_dropped_%s)%s",
+			describe(resp), n, why, reason, d.advice(resp))
 	}
-	d.dropWith(out, reason, n, resp, why+"; logged once, counted as records_dropped_"+reason)
+}
+
+// LogEvery is how often, at most, a line that a pod can make kubeship
+// repeat on every flush is logged after the first (a 400 for an old
+// timestamp). Fluent Bit flushes every second by default, on several
+// workers; a line a minute still shows an operator tailing the log that
+// it goes on, with how many were held back, and the records are counted.
+const LogEvery = time.Minute
+
+// Throttle lets the first line of each kind through, then at most one
+// each Every. Its memory grows with the kinds, so a kind is a reason or a
+// name, never a line's text, which a pod controls. The zero value is
+// ready to use; safe for concurrent use.
+type Throttle struct {
+	Every time.Duration // LogEvery when 0
+
+	mu    sync.Mutex
+	kinds map[string]*throttled
+}
+
+type throttled struct {
+	last time.Time // when a line was last let through
+	held int       // lines held back since
+}
+
+// Allow reports whether a line of kind may be logged at now, and how many
+// lines of the kind it held back since the last one it let through.
+func (t *Throttle) Allow(kind string, now time.Time) (ok bool, held int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := t.kinds[kind]
+	if k == nil {
+		if t.kinds == nil {
+			t.kinds = map[string]*throttled{}
+		}
+		t.kinds[kind] = &throttled{last: now}
+		return true, 0
+	}
+	if now.Sub(k.last) < t.every() {
+		k.held++
+		return false, 0
+	}
+	held = k.held
+	k.last, k.held = now, 0
+	return true, held
+}
+
+// Suffix ends a line Allow let through: how many like it were held back,
+// or, when none, how often they would be logged.
+func (t *Throttle) Suffix(held int) string {
+	if held > 0 {
+		return fmt.Sprintf("; %d more like this since the last line", held)
+	}
+	if t.every() == time.Minute {
+		return "; more like this: one line a minute"
+	}
+	return "; more like this: one line every " + t.every().String()
+}
+
+// Kinds is how many kinds the throttle remembers.
+func (t *Throttle) Kinds() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.kinds)
+}
+
+func (t *Throttle) every() time.Duration {
+	if t.Every > 0 {
+		return t.Every
+	}
+	return LogEvery
 }
 
 // advice is the destination's advice on an answer, as the end of a line.

@@ -551,3 +551,56 @@ func TestJoinedOnceForItsRetries(t *testing.T) {
 		t.Errorf("%+v after %d joins; want OK after 2 retries of one join", out, joins)
 	}
 }
+
+// A refusal a pod can provoke on every flush (an old timestamp: Loki's
+// 400; a record too large; another 4xx) is logged the first time, then at
+// most once a minute with how many like it were held back, and every
+// record is counted.
+func TestRepeatedRefusalsLoggedOncePerInterval(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		resp     Response
+		rejected bool // Loki's: a 400 says what it refused
+		reason   string
+		first    string
+	}{
+		{"loki_400", Response{Status: 400, Message: "entry too far behind", Answer: "entry too far behind"}, true, "status_400",
+			"error: HTTP 400: entry too far behind; up to 2 records refused, not retried"},
+		{"datadog_400", Response{Status: 400, Message: "bad"}, false, "status_400",
+			"error: HTTP 400: bad; 2 records not retried (the server rejects them permanently)"},
+		{"422", Response{Status: 422}, false, "status_422", "error: HTTP 422; 2 records not retried"},
+		{"too_large", Response{Status: 413}, false, "too_large", "error: HTTP 413; 2 records not retried"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &script{}
+			d, l := newDeliverer(s, time.Second)
+			clock := newFakeClock()
+			d.Clock = clock
+			if tt.rejected {
+				d.Rejected = func(_ string, records int) (int, bool) { return records, false }
+			}
+			dropped := 0
+			flush := func(n int) {
+				for range n {
+					s.mu.Lock()
+					s.responses = []Response{tt.resp}
+					s.mu.Unlock()
+					dropped += d.Deliver(context.Background(), constKey(1), []Request{req("a", 2)}).Dropped[tt.reason]
+				}
+			}
+			flush(5)
+			clock.Advance(30 * time.Second)
+			flush(3)
+			clock.Advance(30 * time.Second) // a minute after the first line
+			flush(2)
+			if dropped != 20 {
+				t.Errorf("%d records counted as %s, want 20", dropped, tt.reason)
+			}
+			if len(l.lines) != 2 || !strings.HasPrefix(l.lines[0], tt.first) ||
+				!strings.HasSuffix(l.lines[0], "; more like this: one line a minute, counted as records_dropped_"+tt.reason) ||
+				!strings.HasSuffix(l.lines[1], "; 7 more like this since the last line, counted as records_dropped_"+tt.reason) {
+				t.Errorf("logged %d lines, want the first and one a minute later with 7 held back:\n%s", len(l.lines), strings.Join(l.lines, "\n"))
+			}
+		})
+	}
+}
