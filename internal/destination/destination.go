@@ -57,7 +57,10 @@ type Note struct {
 	// was changed that a user must fix (lines joined).
 	Info bool
 	// Msg is the line logged the first time, "" for none (the deliverer
-	// logs the records a backend refused).
+	// logs the records a backend refused). It may name a pod, one line per
+	// pod: the sink totals notes by Name, and remembers which lines it
+	// logged only up to a bound, past which a name's new lines are
+	// throttled.
 	Msg string
 }
 

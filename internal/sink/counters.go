@@ -2,9 +2,11 @@ package sink
 
 import (
 	"fmt"
+	"hash/maphash"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kubeship/kubeship/internal/delivery"
 	"github.com/kubeship/kubeship/internal/destination"
@@ -21,19 +23,33 @@ var (
 		Msg: "records excluded by their pod's log processing rules (ad.datadoghq.com/<container>.logs) are not sent"}
 )
 
+// lineMemory bounds how many distinct note lines the counters remember
+// having logged. A note's line may name a pod (annotations_ignored), and
+// pods come and go: remembered for good, each line would stay in memory
+// for the instance's life. 1024 pods' lines is more than a team reads;
+// beyond them, a line not logged before is logged at most once a minute
+// for its note.
+const lineMemory = 1024
+
 // counters totals an instance's notes for the exit summary, counts the
 // dropped records in the metrics, and logs each note's first line.
 type counters struct {
 	log     Logger
-	metrics *metrics.Set // nil when metrics_listen is off
+	metrics *metrics.Set     // nil when metrics_listen is off
+	now     func() time.Time // the throttle's clock
 
 	mu     sync.Mutex
-	totals map[destination.Note]int
+	totals map[string]int // by note name, a handful: never by line
 	sent   int
+	// logged holds a hash of each (name, line) logged, up to lineMemory;
+	// past it, throttle lets a line of a name through once a minute.
+	logged   map[uint64]struct{}
+	seed     maphash.Seed
+	throttle delivery.Throttle
 }
 
 func newCounters(log Logger) *counters {
-	return &counters{log: log, totals: map[destination.Note]int{}}
+	return &counters{log: log, now: time.Now, totals: map[string]int{}, logged: map[uint64]struct{}{}, seed: maphash.MakeSeed()}
 }
 
 // read counts what every destination counts of a chunk.
@@ -52,7 +68,7 @@ func (c *counters) delivered(out delivery.Outcome) {
 	}
 }
 
-// add counts notes, logging the first of each kind.
+// add counts notes, logging the first line of each.
 func (c *counters) add(counts ...destination.Count) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -66,30 +82,49 @@ func (c *counters) add(counts ...destination.Count) {
 		if n.Filtered {
 			c.metrics.Filtered(n.N)
 		}
-		seen := c.totals[n.Note] > 0
-		c.totals[n.Note] += n.N
-		if seen || n.Msg == "" {
+		c.totals[n.Name] += n.N
+		if n.Msg == "" {
 			continue
+		}
+		h := c.hash(n.Name, n.Msg)
+		if _, ok := c.logged[h]; ok {
+			continue
+		}
+		then := "this is logged once"
+		if len(c.logged) < lineMemory {
+			c.logged[h] = struct{}{}
+		} else {
+			ok, held := c.throttle.Allow(n.Name, c.now())
+			if !ok {
+				continue
+			}
+			then = fmt.Sprintf("over %d distinct lines were logged%s", lineMemory, c.throttle.Suffix(held))
 		}
 		logf := c.log.Warnf
 		if n.Info {
 			logf = c.log.Infof
 		}
-		logf("%s%s (counted; totals are logged at exit; this is logged once)", n.Msg, n.Detail)
+		logf("%s%s (counted; totals are logged at exit; %s)", n.Msg, n.Detail, then)
 	}
 }
 
-// summary is the exit line's totals by name, sorted (the notes of one name
-// may differ in their lines, one per pod, say).
+// hash identifies a note's line; a collision, one in 2^64, only leaves a
+// line unlogged.
+func (c *counters) hash(name, msg string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteString(name)
+	h.WriteByte(0)
+	h.WriteString(msg)
+	return h.Sum64()
+}
+
+// summary is the exit line's totals by name, sorted.
 func (c *counters) summary() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	byName := map[string]int{"records_sent": c.sent}
-	for n, total := range c.totals {
-		byName[n.Name] += total
-	}
-	var parts []string
-	for name, total := range byName {
+	parts := []string{fmt.Sprintf("records_sent=%d", c.sent)}
+	for name, total := range c.totals {
 		parts = append(parts, fmt.Sprintf("%s=%d", name, total))
 	}
 	sort.Strings(parts)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kubeship/kubeship/internal/config"
 	"github.com/kubeship/kubeship/internal/delivery"
+	"github.com/kubeship/kubeship/internal/destination"
 	"github.com/kubeship/kubeship/internal/event/eventtest"
 )
 
@@ -694,4 +695,44 @@ func TestGroupAnswersDoneFlushesAtOnce(t *testing.T) {
 		t.Error("a was not retried")
 	}
 	<-othersDone
+}
+
+// Pod churn brings ever new problem lines (one per pod, up to the size of
+// an annotation): the counters' memory stays bounded whatever their
+// number, the totals stay right, and each new line is logged the first
+// time until 1024 were, then one a minute, with how many were held back.
+func TestNoteLinesDoNotGrowMemory(t *testing.T) {
+	l := &logs{}
+	c := newCounters(l)
+	clock := newFakeClock()
+	c.now = clock.Now
+	const pods = 100_000
+	line := func(i int) destination.Count {
+		return destination.Count{Note: destination.Note{Name: "annotations_ignored", Msg: fmt.Sprintf("pod shop/web-%d, container app: rule %q broken", i, "x")}, N: 2}
+	}
+	for i := range pods {
+		c.add(line(i))
+		c.add(line(i % 10)) // the first pods' lines, again: logged once
+	}
+	c.add(destination.Count{Note: destination.Dropped("status_400"), N: 5})
+	if len(c.totals) != 2 || len(c.logged) > lineMemory || c.throttle.Kinds() > 1 {
+		t.Errorf("%d totals, %d lines remembered, %d throttled kinds: want 2, at most %d, 1", len(c.totals), len(c.logged), c.throttle.Kinds(), lineMemory)
+	}
+	if got := c.summary(); got != fmt.Sprintf("annotations_ignored=%d records_dropped_status_400=5 records_sent=0", 4*pods) {
+		t.Errorf("summary %q", got)
+	}
+	l.mu.Lock()
+	logged := len(l.lines)
+	last := l.lines[logged-1]
+	l.mu.Unlock()
+	if logged != lineMemory+1 || !strings.Contains(last, "web-1024,") ||
+		!strings.HasSuffix(last, "; more like this: one line a minute)") {
+		t.Errorf("%d lines logged, the last %q; want %d, the last of web-1024 saying more are throttled", logged, last, lineMemory+1)
+	}
+	clock.Advance(time.Minute)
+	c.add(line(pods))
+	want := fmt.Sprintf("; %d more like this since the last line)", pods-lineMemory-1)
+	if out := l.String(); !strings.HasSuffix(out, want) {
+		t.Errorf("a minute later, the log ends %q, want %q", out[len(out)-200:], want)
+	}
 }
