@@ -2,7 +2,8 @@
 // contract: a flush is acknowledged only once every request was accepted or
 // permanently rejected; retryable failures are retried with backoff inside a
 // time budget, then handed back to Fluent Bit (FLB_RETRY) without resending
-// the requests that already succeeded.
+// the requests that already succeeded. Each tenant's requests are retried
+// apart from the others': one tenant refused holds back only its own.
 package delivery
 
 import (
