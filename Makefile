@@ -101,7 +101,8 @@ FUZZ_TARGETS := ./internal/event:FuzzReader ./internal/record:FuzzAppendJSON ./i
 	./internal/record:FuzzSkipKnown ./internal/loki:FuzzWire ./internal/loki:FuzzMetaMemo ./internal/loki:FuzzRejected \
 	./internal/accessor:FuzzParse ./internal/loki:FuzzLabels ./internal/loki:FuzzEncode ./internal/config:FuzzParse \
 	./internal/entry:FuzzParseCRI ./internal/entry:FuzzJSONContext ./internal/entry:FuzzReaderJoin ./internal/kube:FuzzFromTag \
-	./internal/datadog:FuzzTags ./internal/datadog:FuzzEncode ./internal/datadog:FuzzCutUTF8 ./internal/annotations:FuzzRead
+	./internal/datadog:FuzzTags ./internal/datadog:FuzzEncode ./internal/datadog:FuzzCutUTF8 ./internal/annotations:FuzzRead \
+	./test/hostile:FuzzAttacker
 
 fuzz-short: ## Run each fuzz target on FUZZTIME inputs (20000x)
 	@set -e; for t in $(FUZZ_TARGETS); do \
