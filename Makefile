@@ -64,6 +64,21 @@ $(LOKI): test/loki/go.mod test/loki/go.sum
 	@mkdir -p $(BUILD)
 	cd test/loki && $(GO) build -trimpath -ldflags "-s -w" -o ../../$(LOKI) github.com/grafana/loki/v3/cmd/loki
 
+# helm, built from the Go module proxy (test/helm) for the chart's tests.
+HELM := $(BUILD)/helm
+HELM_VERSION := $(shell awk '$$1 == "require" && $$2 == "helm.sh/helm/v4" {print $$3}' test/helm/go.mod)
+
+.PHONY: helm
+helm: $(HELM) ## Build a real helm from the Go module proxy (test/helm), for the chart's tests
+
+$(HELM): test/helm/go.mod test/helm/go.sum
+	@mkdir -p $(BUILD)
+	cd test/helm && $(GO) build -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)" -o ../../$(HELM) helm.sh/helm/v4/cmd/helm
+
+.PHONY: chart-render
+chart-render: $(HELM) ## Render each conf/helm/examples/*.yaml into conf/k8s/ with helm template (make test fails while one is stale)
+	cd test/manifests && HELM_BIN=$(abspath $(HELM)) UPDATE_RENDERED=1 $(GO) test -count=1 -run '^TestRenderedManifestsAreUpToDate$$' .
+
 STATICCHECK := $(BUILD)/staticcheck
 
 # staticcheck, pinned in the tools module test/lint and built once.
@@ -78,12 +93,12 @@ lint: $(STATICCHECK) ## gofmt, go vet and staticcheck (pinned in test/lint)
 	$(abspath $(STATICCHECK)) ./...
 	cd test/manifests && $(abspath $(STATICCHECK)) ./...
 
-test: build loki lint ## Everything: unit, host, integration against a real Loki, e2e with a real Fluent Bit when found, short fuzzing
+test: build loki helm lint ## Everything: unit, host, integration against a real Loki, e2e with a real Fluent Bit when found, short fuzzing
 	@command -v "$${FLUENT_BIT:-fluent-bit}" >/dev/null || \
 		echo "*** Fluent Bit not found: the real-Fluent-Bit tests (test/e2e, test/conf, test/readme's Quick start, test/differential, the Fluent Bit fault scenarios) will be SKIPPED; set FLUENT_BIT or use make e2e ***"
 	LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 ./...
 	$(GO) test -race -count=1 ./internal/...
-	cd test/manifests && $(GO) test -count=1 ./...
+	cd test/manifests && HELM_BIN=$(abspath $(HELM)) $(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory test-arm64
 	$(MAKE) --no-print-directory fuzz-short
 

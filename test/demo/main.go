@@ -105,7 +105,7 @@ func viaFluentBit(bin, so, dir string, pods []fargate.Pod, lines map[string][]fa
 		}
 	}
 	// The router's own filters and parsers, as users apply them.
-	router, err := fargate.ReadRouter("conf/k8s/aws-logging.yaml")
+	router, err := fargate.ReadRouter("conf/k8s/fargate-loki.yaml")
 	if err != nil {
 		return err
 	}

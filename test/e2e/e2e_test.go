@@ -73,7 +73,7 @@ func newEnv(t *testing.T) *env {
 	if err := fargate.WriteMeta(e.meta, e.pods); err != nil {
 		t.Fatal(err)
 	}
-	if e.router, err = fargate.ReadRouter(filepath.Join(root, "conf", "k8s", "aws-logging.yaml")); err != nil {
+	if e.router, err = fargate.ReadRouter(filepath.Join(root, "conf", "k8s", "fargate-loki.yaml")); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "parsers.conf"), []byte(e.router.Parsers), 0o644); err != nil {
@@ -119,7 +119,7 @@ func (e *env) write(n int, long bool) {
 }
 
 // config is the Fargate router's pipeline — its fixed tail input and the
-// filters of conf/k8s/aws-logging.yaml (without the CRI parser filter when
+// filters of conf/k8s/fargate-loki.yaml's aws-logging (without the CRI parser filter when
 // rawCRI) — then out.
 func (e *env) config(service string, rawCRI bool, out string) string {
 	filters := e.router.Filters
@@ -239,8 +239,8 @@ func TestFargatePipelineToLoki(t *testing.T) {
 	}
 }
 
-// The aggregator topology of conf/k8s: the router's `es` output (from
-// aws-logging.yaml) → a second Fluent Bit's `elasticsearch` input →
+// The aggregator topology of conf/k8s: the router's `es` output (from the
+// rendered aws-logging ConfigMap) → a second Fluent Bit's `elasticsearch` input →
 // kubeship. The original tag and event time cross the hop.
 func TestAggregatorToLoki(t *testing.T) {
 	e := newEnv(t)
@@ -258,7 +258,7 @@ func TestAggregatorToLoki(t *testing.T) {
 
 	routerOut := strings.NewReplacer("kubeship-aggregator.logging.svc.cluster.local", "127.0.0.1", "9200", fmt.Sprint(port)).Replace(e.router.Output)
 	if !strings.Contains(routerOut, fmt.Sprintf("Port               %d", port)) {
-		t.Fatalf("aws-logging.yaml's output.conf no longer has the expected Host/Port lines:\n%s", e.router.Output)
+		t.Fatalf("fargate-loki.yaml's output.conf no longer has the expected Host/Port lines:\n%s", e.router.Output)
 	}
 	e.startIn("router", e.config("", false, routerOut))
 	e.checkLoki(s, 60*time.Second)

@@ -194,7 +194,8 @@ type Router struct {
 }
 
 // ReadRouter reads the data keys of the aws-logging ConfigMap in path
-// (conf/k8s/aws-logging.yaml), so tests run the configuration users apply.
+// (the aws-logging ConfigMap of conf/k8s/fargate-loki.yaml, the chart's
+// rendering), so tests run the configuration users apply.
 func ReadRouter(path string) (Router, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -30,7 +30,7 @@ func writeCorpus(work string, n, pods int) (corpus, error) {
 		return corpus{}, err
 	}
 	c := corpus{dir: filepath.Join(work, "containers"), meta: filepath.Join(work, "meta")}
-	if c.router, err = fargate.ReadRouter(filepath.Join(root, "conf", "k8s", "aws-logging.yaml")); err != nil {
+	if c.router, err = fargate.ReadRouter(filepath.Join(root, "conf", "k8s", "fargate-loki.yaml")); err != nil {
 		return c, err
 	}
 	fixtures := fargate.Pods()

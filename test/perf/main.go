@@ -1,6 +1,6 @@
 // Command perf is `make bench`: a side-by-side benchmark of Fluent Bit
 // outputs. A real Fluent Bit runs the EKS Fargate router's pipeline (tail →
-// CRI parser → kubernetes filter, from conf/k8s/aws-logging.yaml) over a
+// CRI parser → kubernetes filter, from conf/k8s/fargate-loki.yaml) over a
 // deterministic corpus of Fargate-shaped container logs, once per output —
 // null (the baseline), built-in loki, loki + gzip, datadog, the grafana-loki
 // Go plugin, kubeship to Loki and to Datadog — into one counting HTTP sink
