@@ -70,13 +70,10 @@ func CopyOf[K string | []byte](key K) Copy {
 // the key's copy just found, over the value kept from an earlier copy
 // (kept says whether there is one).
 func (c Copy) Takes(v []byte, kept bool) bool {
-	switch c {
-	case First:
-		return !kept
-	case LastMap:
-		return Type(v) == Map
+	if c == LastMap {
+		return len(v) > 0 && kinds[v[0]] == Map // Type(v) == Map, inlined
 	}
-	return true
+	return c == Last || !kept
 }
 
 // GetLast is [Get] with the last match winning, as Fluent Bit's record
