@@ -61,9 +61,14 @@ type Reader struct {
 	pending []split // reused; a slot is free when its parts are 0
 	order   int     // records read, to send waiting lines in the order they began
 	joined  int
-	fields  []Field // the current record's, reused
-	known   []byte  // the chunk's first kubernetes map, see record.SkipKnown
+	fields  []Field   // the current record's, reused
+	known   []byte    // the chunk's first kubernetes map, see record.SkipKnown
+	ids     [16]mapID // the container ids of the last maps read, see containerID
+	nextID  int       // the slot of ids to fill next
 }
+
+// mapID is a kubernetes map and its container id.
+type mapID struct{ k8s, id []byte }
 
 // split is a line whose parts are being joined. containerd writes stdout and
 // stderr to one file, so a part's next parts are those of its own stream,
@@ -85,6 +90,7 @@ type split struct {
 func (r *Reader) Reset(chunk []byte) {
 	r.events.Reset(chunk)
 	r.order, r.joined, r.known = 0, 0, nil
+	clear(r.ids[:])
 	// The last entry and its fields alias the last chunk: a pooled reader
 	// would keep that chunk alive.
 	r.cur = Entry{}
@@ -151,34 +157,57 @@ func (r *Reader) Next() bool {
 // labels. The container is the map's docker_id, else the map itself; the
 // records without a map are one container (a router's tail of one file).
 func (r *Reader) waiting(stream, k8s []byte) *split {
-	var id []byte
-	idRead := false
+	// A container's records carry byte for byte the same map: compare the
+	// maps before reading any.
+	other := false // a line of another map waits on stream
 	for i := range r.pending {
 		p := &r.pending[i]
 		if p.parts == 0 || string(p.first.Stream) != string(stream) {
 			continue
 		}
-		// A container's records carry byte for byte the same map: compare
-		// the maps before reading either.
 		if string(p.first.Kubernetes) == string(k8s) {
 			return p
 		}
-		if p.first.Kubernetes == nil || k8s == nil {
+		other = other || p.first.Kubernetes != nil
+	}
+	if !other || k8s == nil {
+		return nil
+	}
+	// Maps differ when the filter's view of a pod changed (its labels,
+	// annotations) between two parts: the container id says.
+	id := r.containerID(k8s)
+	if len(id) == 0 {
+		return nil
+	}
+	for i := range r.pending {
+		p := &r.pending[i]
+		if p.parts == 0 || p.first.Kubernetes == nil || string(p.first.Stream) != string(stream) {
 			continue
 		}
-		// Maps differ when the filter's view of the pod changed (labels,
-		// annotations) between parts: the container id says.
-		if !idRead {
-			id, idRead = kube.ContainerID(k8s), true
-		}
 		if !p.idRead {
-			p.id, p.idRead = kube.ContainerID(p.first.Kubernetes), true
+			p.id, p.idRead = r.containerID(p.first.Kubernetes), true
 		}
-		if len(id) > 0 && string(id) == string(p.id) {
+		if string(id) == string(p.id) {
 			return p
 		}
 	}
 	return nil
+}
+
+// containerID returns the docker_id of the kubernetes map k8s. Reading it
+// walks the map, so the ids of the last maps are kept: a chunk of a few
+// containers repeats their maps, byte for byte, and comparing bytes with
+// a kept map costs less than the walk.
+func (r *Reader) containerID(k8s []byte) []byte {
+	for i := range r.ids {
+		if m := &r.ids[i]; string(m.k8s) == string(k8s) {
+			return m.id
+		}
+	}
+	id := kube.ContainerID(k8s)
+	r.ids[r.nextID] = mapID{k8s, id}
+	r.nextID = (r.nextID + 1) % len(r.ids)
+	return id
 }
 
 // free returns a slot for a new split line, reusing one and its buffers

@@ -497,13 +497,34 @@ func TestKubernetesIsAMap(t *testing.T) {
 	}
 }
 
+// Which kubernetes maps fargateChunk's records carry.
+type chunkMaps uint8
+
+const (
+	// mapPerRecord: FargateBody's own, which differ from record to record
+	// (13 containers, each on several hosts): the worst case, where every
+	// part of a split line reads its map's docker_id.
+	mapPerRecord chunkMaps = iota
+	// mapPerPod: 13 containers, each with one map, as a tag that covers
+	// several containers carries them.
+	mapPerPod
+	// oneMap: one container, as a tail tag of one file carries it.
+	oneMap
+)
+
 // fargateChunk is 1000 Fargate-shaped records: raw CRI lines in `log`, or
 // the CRI parser's fields; with split, two of three records are P parts and
 // the streams' parts interleave.
-func fargateChunk(raw, split bool) []byte {
+func fargateChunk(raw, split bool, maps chunkMaps) []byte {
 	events := make([]eventtest.Event, 1000)
 	for i := range events {
 		body := eventtest.FargateBody(i)
+		switch maps {
+		case mapPerPod:
+			body["kubernetes"] = eventtest.FargateBody(i % 13)["kubernetes"]
+		case oneMap:
+			body["kubernetes"] = eventtest.FargateBody(0)["kubernetes"]
+		}
 		if split && i%3 != 2 {
 			body["logtag"] = "P"
 		}
@@ -519,36 +540,44 @@ func fargateChunk(raw, split bool) []byte {
 }
 
 // A reused Reader allocates nothing per record once its buffers have grown,
-// split lines of both streams included.
+// split lines of both streams and of several containers included.
 func TestReaderAllocatesNothing(t *testing.T) {
 	for _, raw := range []bool{false, true} {
 		for _, split := range []bool{false, true} {
-			chunk := fargateChunk(raw, split)
-			var r Reader
-			allocs := testing.AllocsPerRun(20, func() {
-				r.Reset(chunk)
-				for r.Next() {
+			for _, maps := range []chunkMaps{mapPerRecord, mapPerPod, oneMap} {
+				chunk := fargateChunk(raw, split, maps)
+				var r Reader
+				allocs := testing.AllocsPerRun(20, func() {
+					r.Reset(chunk)
+					for r.Next() {
+					}
+				})
+				if r.Err() != nil {
+					t.Fatal(r.Err())
 				}
-			})
-			if r.Err() != nil {
-				t.Fatal(r.Err())
-			}
-			if allocs != 0 {
-				t.Errorf("raw %v, split %v: %v allocations per chunk, want 0", raw, split, allocs)
+				if allocs != 0 {
+					t.Errorf("raw %v, split %v, maps %d: %v allocations per chunk, want 0", raw, split, maps, allocs)
+				}
 			}
 		}
 	}
 }
 
 // BenchmarkReader reads a chunk of 1000 records with a reused Reader, as a
-// pooled Datadog batch does.
+// pooled Datadog batch does. The split chunks' records come from 13
+// containers, each record with its own map (see mapPerRecord), or each
+// container with its own (pods), or from one container (one_container).
 func BenchmarkReader(b *testing.B) {
 	for _, bc := range []struct {
 		name       string
 		raw, split bool
-	}{{"parsed", false, false}, {"raw_cri", true, false}, {"parsed_split_interleaved", false, true}, {"raw_cri_split_interleaved", true, true}} {
+		maps       chunkMaps
+	}{{"parsed", false, false, mapPerRecord}, {"raw_cri", true, false, mapPerRecord},
+		{"parsed_split_interleaved", false, true, mapPerRecord}, {"raw_cri_split_interleaved", true, true, mapPerRecord},
+		{"parsed_split_interleaved/pods", false, true, mapPerPod}, {"raw_cri_split_interleaved/pods", true, true, mapPerPod},
+		{"parsed_split_interleaved/one_container", false, true, oneMap}, {"raw_cri_split_interleaved/one_container", true, true, oneMap}} {
 		b.Run(bc.name, func(b *testing.B) {
-			chunk := fargateChunk(bc.raw, bc.split)
+			chunk := fargateChunk(bc.raw, bc.split, bc.maps)
 			var r Reader
 			b.SetBytes(int64(len(chunk)))
 			b.ReportAllocs()

@@ -168,3 +168,31 @@ func TestReaderJoinsPerContainer(t *testing.T) {
 		}
 	}
 }
+
+// More containers than the Reader keeps container ids of, each of whose
+// map changes between the parts of its line, still join per container.
+func TestReaderJoinsManyContainers(t *testing.T) {
+	const n = 40
+	k8s := func(c, version int) msgp.Raw {
+		return ordered("pod_name", fmt.Sprintf("p%d", c), "namespace_name", fmt.Sprintf("ns-%d", c),
+			"labels", ordered("v", fmt.Sprint(version)), "docker_id", fmt.Sprintf("id%d", c))
+	}
+	var events []eventtest.Event
+	var want []entryOut
+	for c := range n {
+		for _, s := range []string{"stdout", "stderr"} {
+			events = append(events, eventtest.Event{Time: t0.Add(time.Duration(c) * time.Second),
+				Body: ordered("stream", s, "logtag", "P", "log", fmt.Sprintf("%d-%s-1.", c, s), "kubernetes", k8s(c, 1))})
+		}
+	}
+	for c := range n {
+		for _, s := range []string{"stdout", "stderr"} {
+			events = append(events, eventtest.Event{Time: t0.Add(time.Hour),
+				Body: ordered("stream", s, "logtag", "F", "log", fmt.Sprintf("%d-%s-2.", c, s), "kubernetes", k8s(c, 2))})
+			want = append(want, entryOut{int64(c) * int64(time.Second), fmt.Sprintf("%d-%s-1.%d-%s-2.", c, s, c, s), s, fmt.Sprintf("ns-%d", c)})
+		}
+	}
+	if got := readOut(t, events...); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got  %v\nwant %v", got, want)
+	}
+}
