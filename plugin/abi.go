@@ -36,6 +36,17 @@ const (
 
 var apiLevel = int(C.kubeship_api_level())
 
+// abiName names apiLevel for kubeship_build_info.
+func abiName() string {
+	switch apiLevel {
+	case apiFull:
+		return "2.0+"
+	case apiOld:
+		return "pre-2.0"
+	}
+	return "unknown"
+}
+
 // register fills def as fluent-bit-go's output.FLBPluginRegister does, but
 // without writing event_type: that field is past the end of the def in
 // every Fluent Bit before 4.2.3, and writing it corrupts the heap there.

@@ -14,10 +14,13 @@ import (
 
 	"github.com/fluent/fluent-bit-go/output"
 
+	"github.com/kubeship/kubeship/internal/metrics"
 	"github.com/kubeship/kubeship/internal/sink"
 )
 
-// version is set by the Makefile (-ldflags -X main.version=...).
+// version is set by the Makefile (-ldflags -X main.version=...) from the
+// file VERSION: 0.1.0 built from the tag v0.1.0, 0.1.0-dev.g<commit> from any
+// other tree (the start-up line, the User-Agent and kubeship_build_info show it).
 var version = "dev"
 
 // instances numbers [OUTPUT] sections for log lines, in init order.
@@ -29,6 +32,7 @@ func FLBPluginRegister(def unsafe.Pointer) (rc int) {
 	startProfile()
 	quietRuntime()
 	routeGoLog()
+	metrics.SetBuild(version, abiName())
 	return register(def, "kubeship", "Kubernetes logs to Grafana Loki and Datadog")
 }
 

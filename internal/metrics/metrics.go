@@ -51,6 +51,7 @@ func newCollectors(reg prometheus.Registerer) *collectors {
 		reg.MustRegister(v)
 		return v
 	}
+	registerBuildInfo(reg)
 	return &collectors{
 		recordsSent: counter("records_sent_total", "Records the destination accepted."),
 		bytesSent:   counter("bytes_sent_total", "Request body bytes (compressed) the destination accepted."),

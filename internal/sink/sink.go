@@ -93,8 +93,8 @@ func New(g config.Getter, log Logger, version, instance string) (*Sink, error) {
 	for _, w := range cfg.Warnings {
 		log.Warnf("%s", w)
 	}
-	log.Infof("destination %s: pushing to %s (batch_size %d bytes, timeout %s, retry_budget %s, GOMAXPROCS %d, %s/%s)",
-		cfg.Destination, config.RedactURL(cfg.URL), cfg.BatchSize, cfg.Timeout, cfg.RetryBudget, runtime.GOMAXPROCS(0),
+	log.Infof("destination %s: pushing to %s (kubeship %s, batch_size %d bytes, timeout %s, retry_budget %s, GOMAXPROCS %d, %s/%s)",
+		cfg.Destination, config.RedactURL(cfg.URL), version, cfg.BatchSize, cfg.Timeout, cfg.RetryBudget, runtime.GOMAXPROCS(0),
 		runtime.GOOS, runtime.GOARCH)
 	return s, nil
 }
