@@ -162,6 +162,17 @@ $(LOKI): test/loki/go.mod test/loki/go.sum
 	@mkdir -p $(BUILD)
 	cd test/loki && $(GO) build -trimpath -ldflags "-s -w" -o ../../$(LOKI) github.com/grafana/loki/v3/cmd/loki
 
+# Grafana's loki-canary, from the same Loki module: test/chart runs it
+# through the chart's rendered router and aggregator.
+LOKI_CANARY := $(BUILD)/loki-canary
+
+.PHONY: loki-canary
+loki-canary: $(LOKI_CANARY) ## Build Grafana's loki-canary from the Go module proxy (test/loki), for the chart's canary test
+
+$(LOKI_CANARY): test/loki/go.mod test/loki/go.sum
+	@mkdir -p $(BUILD)
+	cd test/loki && $(GO) build -trimpath -ldflags "-s -w" -o ../../$(LOKI_CANARY) github.com/grafana/loki/v3/cmd/loki-canary
+
 # helm, built from the Go module proxy (test/helm) for the chart's tests.
 HELM := $(BUILD)/helm
 HELM_VERSION := $(shell awk '$$1 == "require" && $$2 == "helm.sh/helm/v4" {print $$3}' test/helm/go.mod)
@@ -192,7 +203,7 @@ lint: $(STATICCHECK) $(ACTIONLINT) ## gofmt, go vet and staticcheck (pinned in t
 	cd test/manifests && $(abspath $(STATICCHECK)) ./...
 	$(abspath $(ACTIONLINT)) -color=false .github/workflows/*.yml
 
-test: build loki helm lint dist ## Everything: unit, host, integration against a real Loki, e2e with a real Fluent Bit when found, short fuzzing
+test: build loki loki-canary helm lint dist ## Everything: unit, host, integration against a real Loki, e2e with a real Fluent Bit when found, short fuzzing
 	@command -v "$${FLUENT_BIT:-fluent-bit}" >/dev/null || \
 		echo "*** Fluent Bit not found: the real-Fluent-Bit tests (test/e2e, test/conf, test/readme's Quick start, test/differential, the Fluent Bit fault scenarios) will be SKIPPED; set FLUENT_BIT or use make e2e ***"
 	LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 ./...
@@ -207,7 +218,7 @@ test-arm64: loki dist ## Run make dist's arm64 plugin and the arm64 host under q
 	tar -xzOf $(DIST)/kubeship_$(VERSION)_linux_arm64.tar.gz kubeship_$(VERSION)_linux_arm64/out_kubeship.so | cmp - $(BUILD)/arm64/out_kubeship.so
 	KUBESHIP_HOST_ARCH=arm64 LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) test -count=1 -run '^($(ARM64_TESTS))$$' ./test/integration
 
-e2e: build loki ## Every real-Fluent-Bit suite against each binary of $$FLUENT_BITS ("/path/a /path/b"; else $$FLUENT_BIT or PATH): a version × suite matrix (build/e2e/matrix.md)
+e2e: build loki loki-canary ## Every real-Fluent-Bit suite against each binary of $$FLUENT_BITS ("/path/a /path/b"; else $$FLUENT_BIT or PATH): a version × suite matrix (build/e2e/matrix.md)
 	LOKI_BIN=$(CURDIR)/$(LOKI) $(GO) run ./test/matrix
 
 test-faults: build loki ## The full fault set: a minute of 429s, a 5-minute outage with an RSS plot (build/faults/)

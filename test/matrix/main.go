@@ -34,6 +34,7 @@ var suites = []suite{
 	{"faults", []string{"./test/faultinject", "-run", "^TestFluentBit"}},
 	{"readme", []string{"./test/readme"}},
 	{"differential", []string{"./test/differential"}},
+	{"chart", []string{"./test/chart"}},
 }
 
 func main() {
