@@ -92,7 +92,9 @@ func (c *Cache) Get(annotations, container []byte) *Container {
 	// length (1<<31 for none); a value over maxAnnotationBytes by its
 	// length alone (1<<30 set): it is not read, nor kept in the cache.
 	var sizes [3]int
-	c.key = append(c.key[:0], container...)
+	n := uint32(len(container))
+	c.key = append(c.key[:0], byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	c.key = append(c.key, container...)
 	for i, v := range vals {
 		sizes[i] = len(v)
 		n := uint32(len(v))

@@ -513,9 +513,10 @@ func (e *Encoder) leaves(k []byte, f *entryFields, p *podInfo) bool {
 	case "service":
 		return p.has&hasService != 0
 	case "hostname", "host":
-		// The intake's host remapper reads `host` (before `hostname`) as
-		// the log's host: a record, whose fields a pod's JSON line can
-		// write (Merge_Log), must not name another host than kubeship's.
+		// `host` is a reserved attribute, the first of the host
+		// attributes Datadog's preprocessing reads (host, hostname,
+		// syslog.hostname): a record, whose fields a pod's JSON line
+		// writes (Merge_Log), must not name another host than kubeship's.
 		return p.has&hasHostname != 0
 	case "status":
 		return f.status != nil
