@@ -229,9 +229,12 @@ func (d *Deliverer) DeliverGroup(ctx context.Context, members []Member, maxBytes
 			}
 		}
 	}
-	settled := d.settled(members, progs)
-	settled()
-	d.run(ctx, lanes, d.clock().Now().Add(d.Budget), &out, settled)
+	g := membersDone{members: members, progs: progs}
+	if slices.ContainsFunc(members, func(m Member) bool { return m.Done != nil }) {
+		g.told = make([]bool, len(members))
+	}
+	g.settled()
+	d.run(ctx, lanes, d.clock().Now().Add(d.Budget), &out, &g)
 	results := make([]Result, len(members))
 	for m, prog := range progs {
 		for _, p := range prog {
@@ -249,19 +252,23 @@ func (d *Deliverer) DeliverGroup(ctx context.Context, members []Member, maxBytes
 	return out, results
 }
 
-// settled returns what to call when a request is done with: it calls the
-// Done of the members now done.
-func (d *Deliverer) settled(members []Member, progs [][]*progress) func() {
-	if !slices.ContainsFunc(members, func(m Member) bool { return m.Done != nil }) {
-		return func() {}
+// members follows a group's members to call their Done as soon as they
+// are done. A struct, not a closure, so that progs stays on the stack.
+type membersDone struct {
+	members []Member
+	progs   [][]*progress
+	told    []bool // nil when no member has a Done
+}
+
+// settled calls the Done of the members now done.
+func (g *membersDone) settled() {
+	if g.told == nil {
+		return
 	}
-	told := make([]bool, len(members))
-	return func() {
-		for m, mem := range members {
-			if mem.Done != nil && !told[m] && !slices.ContainsFunc(progs[m], func(p *progress) bool { return !p.complete() }) {
-				told[m] = true
-				mem.Done()
-			}
+	for m, mem := range g.members {
+		if mem.Done != nil && !g.told[m] && !slices.ContainsFunc(g.progs[m], func(p *progress) bool { return !p.complete() }) {
+			g.told[m] = true
+			mem.Done()
 		}
 	}
 }
@@ -272,10 +279,12 @@ type attempt struct {
 	p *progress
 }
 
-// pack is requests to send as one, joined.
+// pack is requests to send as one, joined: first, and more when joined
+// (first inline: most packs hold one request, and allocate nothing more).
 type pack struct {
-	reqs []attempt
-	size int // their Size, within maxBytes
+	first attempt
+	more  []attempt
+	size  int // their Size, within maxBytes
 	// alone: a part of a request split by an earlier 413, whose other
 	// parts were accepted; it is sent as it is, joined to nothing.
 	alone bool
@@ -284,11 +293,51 @@ type pack struct {
 // lane is the requests of one header set, sent in order.
 type lane struct {
 	header map[string]string
-	queue  []pack    // what is left to send, queue[0] next
-	at     time.Time // when queue[0] may be sent: after a failure, its backoff
+	queue  packs     // what is left to send
+	at     time.Time // when the first may be sent: after a failure, its backoff
 	bo     backoff.BackOff
-	tries  int     // times queue[0] was sent
-	head   attempt // queue[0] joined, once sent
+	tries  int     // times the first was sent
+	head   attempt // the first joined, once sent
+}
+
+// packs is a lane's queue, the first inline: a flush of one request
+// allocates no queue.
+type packs struct {
+	n     int
+	first pack
+	rest  []pack
+}
+
+func (q *packs) push(pk pack) {
+	if q.n == 0 {
+		q.first = pk
+	} else {
+		q.rest = append(q.rest, pk)
+	}
+	q.n++
+}
+
+// at returns the i-th pack.
+func (q *packs) at(i int) *pack {
+	if i == 0 {
+		return &q.first
+	}
+	return &q.rest[i-1]
+}
+
+// pop removes the first pack, and puts instead in its place.
+func (q *packs) pop(instead ...pack) {
+	rest := q.rest
+	if len(instead) > 0 {
+		rest = append(instead[1:len(instead):len(instead)], q.rest...)
+		q.first, q.rest, q.n = instead[0], rest, len(rest)+1
+		return
+	}
+	if q.n--; len(rest) > 0 {
+		q.first, q.rest = rest[0], rest[1:]
+	} else {
+		q.first = pack{}
+	}
 }
 
 // place adds a request to its lane: joined to a pack with room, or in a
@@ -303,38 +352,33 @@ func (d *Deliverer) place(lanes []lane, a attempt, maxBytes int) []lane {
 	}
 	l := &lanes[i]
 	if a.p.parts != nil { // split by an earlier 413: what is left of it
-		l.queue = alone(l.queue, d.pending(nil, a))
+		for _, part := range d.pending(nil, a) {
+			l.queue.push(pack{first: part, size: part.r.Size, alone: true})
+		}
 		return lanes
 	}
 	if d.Join != nil && maxBytes > 0 {
-		for j := range l.queue {
-			if pk := &l.queue[j]; !pk.alone && pk.size+a.r.Size <= maxBytes {
-				pk.reqs, pk.size = append(pk.reqs, a), pk.size+a.r.Size
+		for j := range l.queue.n {
+			if pk := l.queue.at(j); !pk.alone && pk.size+a.r.Size <= maxBytes {
+				pk.more, pk.size = append(pk.more, a), pk.size+a.r.Size
 				return lanes
 			}
 		}
 	}
-	l.queue = append(l.queue, pack{reqs: []attempt{a}, size: a.r.Size})
+	l.queue.push(pack{first: a, size: a.r.Size})
 	return lanes
-}
-
-// alone appends each of reqs to queue as a pack of its own.
-func alone(queue []pack, reqs []attempt) []pack {
-	for _, a := range reqs {
-		queue = append(queue, pack{reqs: []attempt{a}, size: a.r.Size, alone: true})
-	}
-	return queue
 }
 
 // join makes one request of a pack.
 func (d *Deliverer) join(pk pack) attempt {
-	if len(pk.reqs) == 1 {
-		return pk.reqs[0]
+	if len(pk.more) == 0 {
+		return pk.first
 	}
-	reqs := make([]Request, len(pk.reqs))
-	p := &progress{joined: true, parts: make([]*progress, len(pk.reqs))}
-	for i, a := range pk.reqs {
-		reqs[i], p.parts[i] = a.r, a.p
+	n := 1 + len(pk.more)
+	reqs := make([]Request, 0, n)
+	p := &progress{joined: true, parts: make([]*progress, 0, n)}
+	for _, a := range append([]attempt{pk.first}, pk.more...) {
+		reqs, p.parts = append(reqs, a.r), append(p.parts, a.p)
 	}
 	r := d.Join(reqs)
 	r.Split = func() []Request { return reqs }
@@ -342,19 +386,19 @@ func (d *Deliverer) join(pk pack) attempt {
 }
 
 // run sends the lanes' requests until each lane is done, or failed beyond
-// the deadline, or ctx ends, calling settled after each request done with.
+// the deadline, or ctx ends, telling g after each request done with.
 // One goroutine sends them all, one request at a time: a flush runs on a
 // goroutine of Fluent Bit's thread, whose worker it holds anyway, and the
 // wait between one tenant's retries is spent sending the others'.
-func (d *Deliverer) run(ctx context.Context, lanes []lane, deadline time.Time, out *Outcome, settled func()) {
+func (d *Deliverer) run(ctx context.Context, lanes []lane, deadline time.Time, out *Outcome, g *membersDone) {
 	clock := d.clock()
 	for {
 		// The lane that may send first; the earlier lane when several may.
 		var l *lane
 		left := 0
 		for i := range lanes {
-			if len(lanes[i].queue) > 0 {
-				left += len(lanes[i].queue)
+			if lanes[i].queue.n > 0 {
+				left += lanes[i].queue.n
 				if l == nil || lanes[i].at.Before(l.at) {
 					l = &lanes[i]
 				}
@@ -377,7 +421,7 @@ func (d *Deliverer) run(ctx context.Context, lanes []lane, deadline time.Time, o
 			}
 		}
 		if l.tries == 0 {
-			l.head = d.join(l.queue[0])
+			l.head = d.join(l.queue.first)
 		} else {
 			out.Retries++
 		}
@@ -387,13 +431,13 @@ func (d *Deliverer) run(ctx context.Context, lanes []lane, deadline time.Time, o
 		if done, split := d.settle(a, resp, out); done {
 			// The requests split from a (after a 413) go next, in order,
 			// each with a backoff of its own.
-			if split == nil {
-				l.queue = l.queue[1:]
-			} else {
-				l.queue = append(alone(nil, split), l.queue[1:]...)
+			parts := make([]pack, len(split))
+			for i, a := range split {
+				parts[i] = pack{first: a, size: a.r.Size, alone: true}
 			}
+			l.queue.pop(parts...)
 			l.bo, l.tries = nil, 0
-			settled()
+			g.settled()
 			continue
 		}
 		if ctx.Err() != nil {
@@ -409,7 +453,7 @@ func (d *Deliverer) run(ctx context.Context, lanes []lane, deadline time.Time, o
 		}
 		if wait == backoff.Stop || clock.Now().Add(wait).After(deadline) {
 			d.Log.Warnf("%s; retry budget spent, handing the chunk back to Fluent Bit", describe(resp))
-			l.queue = nil // its flushes are handed back; the other lanes go on
+			l.queue = packs{} // its flushes are handed back; the other lanes go on
 			continue
 		}
 		l.at = clock.Now().Add(wait)
