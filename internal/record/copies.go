@@ -55,7 +55,8 @@ func (c Copy) String() string {
 //     it, so kubeship and Fluent Bit's outputs pick the same value.
 //
 // A line can therefore shadow Fluent Bit's keys only with copies that are
-// not read.
+// not read. A key Fluent Bit did not write is the line's own: `log` when
+// Keep_Log Off dropped the parser's, `@timestamp` without an aggregator.
 func CopyOf[K string | []byte](key K) Copy {
 	switch string(key) {
 	case "log", "stream", "logtag", "time", "@timestamp", "flb_tag":

@@ -135,3 +135,20 @@ func TestCopyTakes(t *testing.T) {
 		}
 	}
 }
+
+// EachKnown passes a value that is known as known itself, so records of
+// one container compare their kubernetes maps by address.
+func TestEachKnownPassesKnownItself(t *testing.T) {
+	known := []byte(filterK8s)
+	body := []byte(ordered("log", "x", "kubernetes", filterK8s, "other", lineK8s))
+	var got [][]byte
+	if err := record.EachKnown(body, known, func(k, v []byte) bool { got = append(got, v); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || &got[1][0] != &known[0] || len(got[1]) != len(known) {
+		t.Errorf("kubernetes value not passed as known")
+	}
+	if !bytes.Equal(got[2], lineK8s) || &got[2][0] == &known[0] {
+		t.Errorf("other value = %x", got[2])
+	}
+}

@@ -140,7 +140,9 @@ func Get(m []byte, key string) (val []byte, ok bool) { return lookup(m, key, Fir
 // malformed; entries before the fault have been passed to fn.
 func Each(m []byte, fn func(key, val []byte) bool) error { return EachKnown(m, nil, fn) }
 
-// EachKnown is Each with values skipped by [SkipKnown].
+// EachKnown is Each with values skipped by [SkipKnown]. A value that is
+// known, byte for byte, is passed as known itself: callers then compare
+// such values with each other by address, not by their bytes.
 func EachKnown(m, known []byte, fn func(key, val []byte) bool) error {
 	n, b, err := msgp.ReadMapHeaderBytes(m)
 	if err != nil {
@@ -157,6 +159,13 @@ func EachKnown(m, known []byte, fn func(key, val []byte) bool) error {
 				return fmt.Errorf("map key %d: %w", i, err)
 			}
 			k = scratch
+		}
+		if len(known) > 0 && len(rest) >= len(known) && rest[0] == known[0] && string(rest[:len(known)]) == string(known) {
+			if !fn(k, known) {
+				return nil
+			}
+			b = rest[len(known):]
+			continue
 		}
 		end, err := SkipKnown(rest, known)
 		if err != nil {
