@@ -565,8 +565,9 @@ func TestReaderAllocatesNothing(t *testing.T) {
 
 // BenchmarkReader reads a chunk of 1000 records with a reused Reader, as a
 // pooled Datadog batch does. The split chunks' records come from 13
-// containers, each record with its own map (see mapPerRecord), or each
-// container with its own (pods), or from one container (one_container).
+// containers, each record with its own map (split_interleaved, see
+// mapPerRecord), or each container with its own (split_pods), or from one
+// container (split_one_container).
 func BenchmarkReader(b *testing.B) {
 	for _, bc := range []struct {
 		name       string
@@ -574,8 +575,8 @@ func BenchmarkReader(b *testing.B) {
 		maps       chunkMaps
 	}{{"parsed", false, false, mapPerRecord}, {"raw_cri", true, false, mapPerRecord},
 		{"parsed_split_interleaved", false, true, mapPerRecord}, {"raw_cri_split_interleaved", true, true, mapPerRecord},
-		{"parsed_split_interleaved/pods", false, true, mapPerPod}, {"raw_cri_split_interleaved/pods", true, true, mapPerPod},
-		{"parsed_split_interleaved/one_container", false, true, oneMap}, {"raw_cri_split_interleaved/one_container", true, true, oneMap}} {
+		{"parsed_split_pods", false, true, mapPerPod}, {"raw_cri_split_pods", true, true, mapPerPod},
+		{"parsed_split_one_container", false, true, oneMap}, {"raw_cri_split_one_container", true, true, oneMap}} {
 		b.Run(bc.name, func(b *testing.B) {
 			chunk := fargateChunk(bc.raw, bc.split, bc.maps)
 			var r Reader
