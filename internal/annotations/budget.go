@@ -50,7 +50,7 @@ const (
 	// small rules; its worst case is about 12 ms per 1 KB line.
 	maxRulesCost = 1024
 	// maskScans bounds the searches of one mask_sequences rule in one
-	// text after its first match, in bytes scanned, as a multiple of the
+	// text that has a match, in bytes scanned, as a multiple of the
 	// text's length (see Rule.maskAll): RE2 finds the matches of a
 	// ReplaceAll one after another, and a search may scan to the end of
 	// the text, so a(.*b)? over "aaa…" scans n²/2 bytes (measured with
@@ -80,8 +80,8 @@ const (
 // ruleCost is what a rule adds to maxRulesCost: its instructions, times the
 // scans it may make of a text: one for exclude_at_match and
 // include_at_match (one search), 2+maskScans for mask_sequences (a
-// search for any match, one for the first match's groups, then the
-// bounded searches for the others).
+// search for any match, then the searches for each match, maskScans
+// times the text and the one that crosses that bound).
 func ruleCost(typ RuleType, insts int) int {
 	if typ == Mask {
 		return insts * (2 + maskScans)

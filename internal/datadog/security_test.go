@@ -243,3 +243,30 @@ func FuzzAppendMasked(f *testing.F) {
 		}
 	})
 }
+
+// The tag list keeps the first of each tag, in order, whether it searches
+// linearly or through its hash set, and drops what is over its bounds.
+func TestTagListDedupe(t *testing.T) {
+	var l tagList
+	for round := range 3 {
+		l.reset()
+		var want []string
+		seen := map[string]bool{}
+		dropped := 0
+		for i := range 300 {
+			tag := fmt.Sprintf("t%d:%s", (i*7+round)%130, strings.Repeat("v", i%3))
+			l.addTag(tag)
+			switch {
+			case seen[tag]:
+			case len(want) >= maxLogTags || len(strings.Join(append(want, tag), ",")) > maxTagsBytes:
+				dropped++
+			default:
+				seen[tag] = true
+				want = append(want, tag)
+			}
+		}
+		if got := string(l.buf); got != strings.Join(want, ",") || l.dropped != dropped {
+			t.Fatalf("round %d: %d dropped (want %d)\n%s\nwant\n%s", round, l.dropped, dropped, got, strings.Join(want, ","))
+		}
+	}
+}

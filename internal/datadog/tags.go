@@ -1,6 +1,7 @@
 package datadog
 
 import (
+	"hash/maphash"
 	"unicode"
 	"unicode/utf8"
 )
@@ -152,7 +153,7 @@ const (
 	maxTagsBytes = 4096
 	// linearTags is how many tags are searched one by one for a
 	// duplicate; past it, a hash set is (see tagList.has).
-	linearTags = 16
+	linearTags = 32
 )
 
 // tagList builds one record's `ddtags`: sanitized tags joined by ',', each at
@@ -164,8 +165,8 @@ type tagList struct {
 	raw     []byte // an annotation tag's name, then
 	name    []byte // sanitized (addAnnotationTags)
 	// slots index spans once there are more than linearTags: open
-	// addressing by FNV-1a hash of the tag, span index + 1, 0 empty; twice
-	// maxLogTags or more, so probes stay short.
+	// addressing by hashTag, span index + 1, 0 empty; more than twice
+	// maxLogTags, so probes stay short.
 	slots   [256]int32
 	indexed int // spans in slots
 }
@@ -196,7 +197,22 @@ func (l *tagList) addN(key string, keyChars int, value ...[]byte) {
 	}
 	start := len(l.buf)
 	l.buf = append(l.buf, key...)
-	l.addValue(at, start, keyChars, value)
+	l.buf = append(l.buf, ':')
+	st := tagState{chars: keyChars + 1}
+	valueAt := len(l.buf)
+	for _, v := range value {
+		l.buf = appendSanitized(l.buf, v, &st)
+	}
+	if len(l.buf) == valueAt {
+		l.buf = l.buf[:at]
+		return
+	}
+	// keep, with keepFew inlined: this is the path of every derived tag.
+	if len(l.spans) < linearTags && len(l.buf) <= maxTagsBytes {
+		l.keepFew(at, start)
+	} else {
+		l.keepMany(at, start)
+	}
 }
 
 // addKey is addN for a key in bytes (an annotation's name, sanitized into
@@ -211,12 +227,6 @@ func (l *tagList) addKey(key []byte, keyChars int, value ...[]byte) {
 	}
 	start := len(l.buf)
 	l.buf = append(l.buf, key...)
-	l.addValue(at, start, keyChars, value)
-}
-
-// addValue ends the tag whose key was written from start: ':' and the
-// value.
-func (l *tagList) addValue(at, start, keyChars int, value [][]byte) {
 	l.buf = append(l.buf, ':')
 	st := tagState{chars: keyChars + 1}
 	valueAt := len(l.buf)
@@ -254,19 +264,36 @@ func (l *tagList) addName(tag []byte) {
 
 // keep records the tag written from start, or removes it (and its comma,
 // from at) when an identical tag was written before or it is over the
-// bounds. A tag is compared with each earlier one while there are few (the
-// usual case: a few dozen compares of short strings), else looked up in a
-// hash set, so that many tags cost linear time, not quadratic.
+// bounds. A tag is compared with each earlier one while there are few
+// (keepFew: the usual case, 17 to 30 tags, compares of short strings that
+// mostly differ in length or first bytes), else looked up in a hash set
+// (keepMany), so that many tags cost linear time, not quadratic.
 func (l *tagList) keep(at, start int) {
+	if len(l.spans) < linearTags && len(l.buf) <= maxTagsBytes {
+		l.keepFew(at, start)
+	} else {
+		l.keepMany(at, start)
+	}
+}
+
+// keepFew is keep by comparing, small enough to be inlined (addN).
+func (l *tagList) keepFew(at, start int) {
 	tag := l.buf[start:]
-	if len(l.spans) <= linearTags {
-		for _, s := range l.spans {
-			if string(l.buf[s.start:s.end]) == string(tag) {
-				l.buf = l.buf[:at]
-				return
-			}
+	for _, s := range l.spans {
+		if string(l.buf[s.start:s.end]) == string(tag) {
+			l.buf = l.buf[:at]
+			return
 		}
-	} else if l.has(tag) {
+	}
+	l.spans = append(l.spans, span{start, len(l.buf)})
+}
+
+// keepMany is keep from linearTags tags on, or over maxTagsBytes.
+func (l *tagList) keepMany(at, start int) {
+	tag := l.buf[start:]
+	l.index()
+	h := hashTag(tag)
+	if l.find(tag, h) {
 		l.buf = l.buf[:at]
 		return
 	}
@@ -276,14 +303,13 @@ func (l *tagList) keep(at, start int) {
 		return
 	}
 	l.spans = append(l.spans, span{start, len(l.buf)})
+	l.insert(len(l.spans)-1, h)
 }
 
-// has reports whether tag is one of the spans, through the hash set (built
-// on first use, completed on each use).
-func (l *tagList) has(tag []byte) bool {
-	l.index()
+// find reports whether tag, of hash h, is in the hash set.
+func (l *tagList) find(tag []byte, h int) bool {
 	const mask = len(l.slots) - 1
-	for i := fnv(tag) & mask; ; i = (i + 1) & mask {
+	for i := h & mask; ; i = (i + 1) & mask {
 		v := l.slots[i]
 		if v == 0 {
 			return false
@@ -294,26 +320,27 @@ func (l *tagList) has(tag []byte) bool {
 	}
 }
 
-// index adds the spans not yet in slots.
+// index puts the spans in the hash set when it is first used.
 func (l *tagList) index() {
-	const mask = len(l.slots) - 1
-	for ; l.indexed < len(l.spans); l.indexed++ {
+	for l.indexed < len(l.spans) {
 		s := l.spans[l.indexed]
-		i := fnv(l.buf[s.start:s.end]) & mask
-		for l.slots[i] != 0 {
-			i = (i + 1) & mask
-		}
-		l.slots[i] = int32(l.indexed + 1)
+		l.insert(l.indexed, hashTag(l.buf[s.start:s.end])) // l.indexed++
 	}
 }
 
-// fnv is the 32-bit FNV-1a hash of b. Tags are written by pod owners, so
-// they may collide on purpose: at most maxLogTags of them, which keeps
-// the worst probe short.
-func fnv(b []byte) int {
-	h := uint32(2166136261)
-	for _, c := range b {
-		h = (h ^ uint32(c)) * 16777619
+// insert puts span i, of hash h, in the hash set.
+func (l *tagList) insert(i, h int) {
+	const mask = len(l.slots) - 1
+	j := h & mask
+	for l.slots[j] != 0 {
+		j = (j + 1) & mask
 	}
-	return int(h)
+	l.slots[j] = int32(i + 1)
+	l.indexed = i + 1
 }
+
+// tagSeed seeds hashTag for the process: tags are written by pod owners,
+// who must not be able to make them collide.
+var tagSeed = maphash.MakeSeed()
+
+func hashTag(b []byte) int { return int(maphash.Bytes(tagSeed, b) >> 1) }
