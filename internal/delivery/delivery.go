@@ -209,10 +209,10 @@ func (d *Deliverer) DeliverGroup(ctx context.Context, members []Member, maxBytes
 	out := Outcome{Dropped: map[string]int{}}
 	keys := make([]func() uint64, len(members))
 	progs := make([][]*progress, len(members))
-	// In the order of their first request; one lane, the common case,
-	// without allocating.
-	var one [1]lane
-	lanes := one[:0]
+	// In the order of their first request; up to a few tenants, the common
+	// case, without allocating.
+	var few [4]lane
+	lanes := few[:0]
 	for m, mem := range members {
 		var k uint64
 		hashed := false
@@ -375,10 +375,11 @@ func (d *Deliverer) join(pk pack) attempt {
 		return pk.first
 	}
 	n := 1 + len(pk.more)
-	reqs := make([]Request, 0, n)
-	p := &progress{joined: true, parts: make([]*progress, 0, n)}
-	for _, a := range append([]attempt{pk.first}, pk.more...) {
-		reqs, p.parts = append(reqs, a.r), append(p.parts, a.p)
+	reqs := make([]Request, n)
+	p := &progress{joined: true, parts: make([]*progress, n)}
+	reqs[0], p.parts[0] = pk.first.r, pk.first.p
+	for i, a := range pk.more {
+		reqs[i+1], p.parts[i+1] = a.r, a.p
 	}
 	r := d.Join(reqs)
 	r.Split = func() []Request { return reqs }
@@ -407,12 +408,13 @@ func (d *Deliverer) run(ctx context.Context, lanes []lane, deadline time.Time, o
 		if l == nil {
 			return
 		}
-		if !clock.Now().Before(deadline) {
+		now := clock.Now()
+		if !now.Before(deadline) {
 			// Each would be cut off at once: say so once, not per tenant.
 			d.Log.Warnf("%d requests not sent; retry budget spent, handing the chunk back to Fluent Bit", left)
 			return
 		}
-		if wait := l.at.Sub(clock.Now()); wait > 0 {
+		if wait := l.at.Sub(now); wait > 0 {
 			select {
 			case <-ctx.Done():
 				d.Log.Warnf("%v; shutting down, handing the chunk back to Fluent Bit", ctx.Err())
@@ -548,7 +550,10 @@ func (d *Deliverer) settle(a attempt, resp Response, out *Outcome) (done bool, s
 // running flushes before it stops (and with Workers 0 a flush holds its
 // engine), so no request may outlast the retry budget.
 func (d *Deliverer) sendWithin(ctx context.Context, r Request, deadline time.Time) Response {
-	ctx, cancel := context.WithTimeout(ctx, deadline.Sub(d.clock().Now()))
+	if d.Clock != nil { // a deadline of its time: as long from now
+		deadline = time.Now().Add(deadline.Sub(d.Clock.Now()))
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	return d.Sender.Send(ctx, r)
 }
