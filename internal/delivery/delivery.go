@@ -252,7 +252,7 @@ func (d *Deliverer) DeliverGroup(ctx context.Context, members []Member, maxBytes
 	return out, results
 }
 
-// members follows a group's members to call their Done as soon as they
+// membersDone follows a group's members to call their Done as soon as they
 // are done. A struct, not a closure, so that progs stays on the stack.
 type membersDone struct {
 	members []Member
@@ -285,8 +285,9 @@ type pack struct {
 	first attempt
 	more  []attempt
 	size  int // their Size, within maxBytes
-	// alone: a part of a request split by an earlier 413, whose other
-	// parts were accepted; it is sent as it is, joined to nothing.
+	// alone: a part of a request split after a 413 (now, or before the
+	// chunk returned); it is sent as it is, joined to nothing, or it would
+	// be too large again.
 	alone bool
 }
 
@@ -411,7 +412,7 @@ func (d *Deliverer) run(ctx context.Context, lanes []lane, deadline time.Time, o
 		now := clock.Now()
 		if !now.Before(deadline) {
 			// Each would be cut off at once: say so once, not per tenant.
-			d.Log.Warnf("%d requests not sent; retry budget spent, handing the chunk back to Fluent Bit", left)
+			d.Log.Warnf("%s not sent; retry budget spent, handing the chunk back to Fluent Bit", plural(left, "request"))
 			return
 		}
 		if wait := l.at.Sub(now); wait > 0 {
@@ -671,6 +672,14 @@ func (d *Deliverer) advice(resp Response) string {
 		return ": " + a
 	}
 	return ""
+}
+
+// plural is n things, as English says it.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 func describe(r Response) string {
