@@ -20,8 +20,8 @@ import (
 // may step every instruction of the program. Measured with
 // BenchmarkRuleCost on a shared 2-core AMD EPYC (Go 1.26), per 1 KB line:
 // the worst program of maxRuleInsts instructions (.{253}Z, every
-// instruction live on a line without Z) 2.3 to 3.5 ms, about 10 ns per
-// instruction and byte; a container of them up to maxRulesCost 12 ms.
+// instruction live on a line without Z) 1.8 to 3.5 ms, 7 to 13 ns per
+// instruction and byte; a container of them up to maxRulesCost 7 to 12 ms.
 // Datadog's documented rules are not cheap either: its card-number mask and
 // its RFC 5322 e-mail mask compile to 117 instructions each and cost 160 and
 // 80 µs on a line they do not match; \w+@datadoghq.com (18) about 45 µs.
@@ -38,7 +38,7 @@ const (
 	maxPatternBytes = 1024
 	// maxRuleInsts bounds a rule's compiled program (regexp/syntax:
 	// Parse, Simplify, Compile, len(Prog.Inst)): twice Datadog's largest
-	// documented rule (117). Its worst case is about 3 ms per 1 KB line.
+	// documented rule (117). Its worst case is 2 to 3.5 ms per 1 KB line.
 	maxRuleInsts = 256
 	// maxRules bounds the rules applied to a container: Datadog's examples
 	// use one to three, its list of commonly used rules has eight kinds.
@@ -47,7 +47,7 @@ const (
 	// maxRulesCost bounds the sum of a container's rule costs (see
 	// ruleCost): the work per byte of every line. 1024 admits the
 	// documented card and e-mail masks together (468 each) and a few
-	// small rules; its worst case is about 12 ms per 1 KB line.
+	// small rules; its worst case is 7 to 12 ms per 1 KB line.
 	maxRulesCost = 1024
 	// maskScans bounds the searches of one mask_sequences rule in one
 	// text that has a match, in bytes scanned, as a multiple of the
