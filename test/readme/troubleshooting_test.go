@@ -16,10 +16,9 @@ import (
 
 // Every name kubeship counts records under — a note an encoder or the sink
 // takes (lines_truncated, records_malformed, ...) and a reason the deliverer
-// drops records for (records_dropped_blocked, ...) — is explained in the
-// README's Troubleshooting section, and that section names no other. The
-// names are read from the Go sources, so a new note without README text
-// fails here.
+// drops records for (records_dropped_blocked, ...) — is explained in
+// docs/troubleshooting.md, and that page names no other. The names are read
+// from the Go sources, so a new note without a row there fails here.
 func TestTroubleshootingNamesEveryCounter(t *testing.T) {
 	root := repoRoot(t)
 	notes, reasons := counterNames(t, root)
@@ -31,32 +30,32 @@ func TestTroubleshootingNamesEveryCounter(t *testing.T) {
 		"label_values_truncated", "structured_metadata_dropped", "tenants_sanitized", "lines_joined",
 		"logs_truncated", "attributes_dropped"} {
 		if !notes[n] {
-			t.Errorf("note %s is no longer found in internal/: if it was removed, take it out of this list and of the README's Troubleshooting; "+
+			t.Errorf("note %s is no longer found in internal/: if it was removed, take it out of this list and of docs/troubleshooting.md; "+
 				"if the sources changed shape, teach counterNames to find it", n)
 		}
 	}
 	for _, r := range []string{"blocked", "unsendable", "too_large", "status_400", "status_<code>"} {
 		if !reasons[r] {
-			t.Errorf("drop reason %s is no longer found in internal/: if it was removed, take it out of this list and of the README's Troubleshooting; "+
+			t.Errorf("drop reason %s is no longer found in internal/: if it was removed, take it out of this list and of docs/troubleshooting.md; "+
 				"if the sources changed shape, teach counterNames to find it", r)
 		}
 	}
 
-	section := readmeSection(t, "## Troubleshooting")
+	section := docFile(t, "docs/troubleshooting.md")
 	named := func(name string) bool { return strings.Contains(section, "`"+name+"`") }
 	for _, n := range sorted(notes) {
 		if !named(n) {
-			t.Errorf("the README's Troubleshooting section does not explain `%s` (counted in internal/): add a row saying what happened and how to fix it", n)
+			t.Errorf("docs/troubleshooting.md does not explain `%s` (counted in internal/): add a row saying what happened and how to fix it", n)
 		}
 	}
 	for _, r := range sorted(reasons) {
 		if !named("records_dropped_" + r) {
-			t.Errorf("the README's Troubleshooting section does not explain `records_dropped_%s` (a drop reason of internal/delivery): add a row saying what happened and how to fix it", r)
+			t.Errorf("docs/troubleshooting.md does not explain `records_dropped_%s` (a drop reason of internal/delivery): add a row saying what happened and how to fix it", r)
 		}
 	}
 
-	// The other way: every name in the first column of a Troubleshooting
-	// table that looks like a counter is one the sources count.
+	// The other way: every name in the first column of a table there that
+	// looks like a counter is one the sources count.
 	row := regexp.MustCompile("(?m)^\\| `([a-z][a-z0-9_<>]*)` \\|")
 	status := regexp.MustCompile(`^records_dropped_status_\d+$`)
 	for _, m := range row.FindAllStringSubmatch(section, -1) {
@@ -66,13 +65,23 @@ func TestTroubleshootingNamesEveryCounter(t *testing.T) {
 		case notes[name], drop && reasons[reason]:
 		case status.MatchString(name) && reasons["status_<code>"]:
 		default:
-			t.Errorf("the README's Troubleshooting explains `%s`, which nothing in internal/ counts any more: remove or rename the row", name)
+			t.Errorf("docs/troubleshooting.md explains `%s`, which nothing in internal/ counts any more: remove or rename the row", name)
 		}
 	}
 }
 
 // readmeSection returns the README's section under heading.
 func readmeSection(t *testing.T, heading string) string { return section(t, "README.md", heading) }
+
+// docFile returns a Markdown file of the repository, by its path from the root.
+func docFile(t *testing.T, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
 
 // section returns the part of a Markdown file of the repository under the
 // first heading that begins with heading, up to the next heading of its
