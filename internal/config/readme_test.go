@@ -7,7 +7,7 @@ import (
 )
 
 // keyTable renders the keys of one destination ("" for the common keys) as
-// one of the README's Markdown tables.
+// one of docs/configuration.md's Markdown tables.
 func keyTable(dest string) string {
 	var b strings.Builder
 	b.WriteString("| key | default | meaning |\n|---|---|---|\n")
@@ -28,32 +28,35 @@ func keyTable(dest string) string {
 	return b.String()
 }
 
-// The README's key tables must list exactly the keys the code reads.
-func TestREADMEKeyTables(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+// docs/configuration.md's key tables list exactly the keys the code reads.
+// UPDATE_README=1 (or UPDATE_DOCS=1) rewrites them from Keys.
+func TestConfigurationKeyTables(t *testing.T) {
+	const page = "../../docs/configuration.md"
+	update := os.Getenv("UPDATE_README") != "" || os.Getenv("UPDATE_DOCS") != ""
+	doc, err := os.ReadFile(page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := string(readme)
+	s := string(doc)
 	for _, table := range []struct{ marker, dest string }{{"common", ""}, {"loki", DestLoki}, {"datadog", DestDatadog}} {
 		start, end := "<!-- keys:"+table.marker+":start -->\n", "<!-- keys:"+table.marker+":end -->"
 		i, j := strings.Index(s, start), strings.Index(s, end)
 		if i < 0 || j < i {
-			t.Errorf("README.md lacks the %q ... %q markers", start, end)
+			t.Errorf("docs/configuration.md lacks the %q ... %q markers", start, end)
 			continue
 		}
 		got, want := s[i+len(start):j], keyTable(table.dest)
 		if got == want {
 			continue
 		}
-		if os.Getenv("UPDATE_README") != "" {
+		if update {
 			s = s[:i+len(start)] + want + s[j:]
 			continue
 		}
-		t.Errorf("README.md %s key table differs from internal/config/keys.go; run `UPDATE_README=1 go test ./internal/config` or replace it with:\n%s", table.marker, want)
+		t.Errorf("docs/configuration.md's %s key table differs from internal/config/keys.go; run `UPDATE_README=1 go test ./internal/config` or replace it with:\n%s", table.marker, want)
 	}
-	if os.Getenv("UPDATE_README") != "" {
-		if err := os.WriteFile("../../README.md", []byte(s), 0o644); err != nil {
+	if update {
+		if err := os.WriteFile(page, []byte(s), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

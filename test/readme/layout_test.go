@@ -116,7 +116,7 @@ func TestReadmeNamesThePackagesBehindItsTables(t *testing.T) {
 		dirs[d] = true
 	}
 	for _, heading := range []string{"## What arrives in Loki", "## What arrives in Datadog", "## Delivery",
-		"## Observability", "## Configuration keys"} {
+		"## Observability"} {
 		refs := packageRef.FindAllStringSubmatch(readmeSection(t, heading), -1)
 		if len(refs) == 0 {
 			t.Errorf("README.md's %q names no package (`internal/...`): say which one holds its behaviour", heading)
