@@ -330,13 +330,13 @@ func runFor(cmd *exec.Cmd, limit time.Duration) (string, error) {
 	return out.String(), err
 }
 
-// The migration section names every key of the peers users come from: the
+// docs/migration.md names every key of the peers users come from: the
 // built-in loki and datadog outputs (their `fluent-bit -o NAME -h` options,
 // Fluent Bit's tls.* keys as one group) and grafana-loki (its config.go, in
 // the Loki module that test/loki pins).
 func TestMigrationCoversEveryPeerKey(t *testing.T) {
 	root, _ := host.RepoRoot()
-	migration := readmeSection(t, "## Coming from")
+	migration := docFile(t, "docs/migration.md")
 	named := func(key string) bool {
 		return strings.Contains(migration, "`"+key+"`") || strings.Contains(migration, "`"+key+" ")
 	}
@@ -357,7 +357,7 @@ func TestMigrationCoversEveryPeerKey(t *testing.T) {
 	}
 	for _, m := range keys {
 		if !named(m[1]) {
-			t.Errorf("grafana-loki key %s is not in the README's migration section", m[1])
+			t.Errorf("grafana-loki key %s is not in docs/migration.md", m[1])
 		}
 	}
 
@@ -372,7 +372,7 @@ func TestMigrationCoversEveryPeerKey(t *testing.T) {
 			if strings.HasPrefix(k, "tls.") && named("tls.*") || named(k) {
 				continue
 			}
-			t.Errorf("%s output key %s is not in the README's migration section", output, k)
+			t.Errorf("%s output key %s is not in docs/migration.md", output, k)
 		}
 	}
 }
