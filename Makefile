@@ -33,7 +33,7 @@ HOST := $(OUT)/kubeship-host
 HOST19 := $(OUT)/kubeship-host-1.9
 HOSTHIDDEN := $(OUT)/kubeship-host-hidden
 # The arm64 object, run by the C host under qemu-user against the real Loki.
-ARM64_TESTS := TestRegistersAsKubeship|TestFargateRecordsArriveExactly|TestConcurrentFlushes|TestDatadogTagsAsTheAgentSetsThem|TestFluentBitABIs
+ARM64_TESTS := TestRegistersAsKubeship|TestFargateRecordsArriveExactly|TestConcurrentFlushes|TestDatadogTagsAsTheAgentSetsThem|TestFluentBitABIs|TestMetricsOnFluentBitsEndpoint
 # A count of inputs, not a duration: with a duration, Go 1.26's fuzzing
 # coordinator can fail a target with "context deadline exceeded" at the end
 # of the run on a busy machine, with no failing input (golang/go#75804).

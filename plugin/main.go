@@ -53,7 +53,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		log.Errorf("%s", minVersion)
 		return output.FLB_ERROR
 	}
-	s, err := sink.New(keys{plugin}, log, version, name)
+	s, err := sink.New(keys{plugin}, log, version, name, fluentBitMetrics(plugin))
 	if err != nil {
 		log.Errorf("configuration: %v", err)
 		return output.FLB_ERROR

@@ -15,12 +15,20 @@ var build = struct {
 
 // SetBuild records the plugin's version and the Fluent Bit plugin ABI it
 // found in the process that loaded it ("2.0+", "pre-2.0" or "unknown"), for
-// the kubeship_build_info of every listener opened after. The plugin calls it
-// once, at registration.
+// the kubeship_build_info of every listener opened after (and the
+// fluentbit_kubeship_build_info of every instance). The plugin calls it once,
+// at registration.
 func SetBuild(version, fluentBitABI string) {
 	build.Lock()
 	defer build.Unlock()
 	build.version, build.abi = version, fluentBitABI
+}
+
+// buildLabels returns what SetBuild recorded.
+func buildLabels() (version, fluentBitABI string) {
+	build.Lock()
+	defer build.Unlock()
+	return build.version, build.abi
 }
 
 const buildInfoHelp = "The plugin's version, Go release, Fluent Bit plugin ABI found and architecture; always 1."

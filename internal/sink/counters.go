@@ -35,7 +35,7 @@ const lineMemory = 1024
 // dropped records in the metrics, and logs each note's first line.
 type counters struct {
 	log     Logger
-	metrics *metrics.Set     // nil when metrics_listen is off
+	metrics *metrics.Set     // nil without metrics
 	now     func() time.Time // the throttle's clock
 
 	mu     sync.Mutex

@@ -47,13 +47,14 @@ type Sink struct {
 	seed    maphash.Seed
 	ctx     context.Context
 	cancel  context.CancelFunc
-	metrics *metrics.Set // nil when metrics_listen is off
-	release func()       // releases the metrics listener and the connections
+	metrics *metrics.Set // nil without metrics
+	release func()       // releases the metrics and the connections
 }
 
 // New validates the configuration and builds a sink that sends through a
-// real HTTP client. instance names the output in log lines and metrics.
-func New(g config.Getter, log Logger, version, instance string) (*Sink, error) {
+// real HTTP client. instance names the output in log lines and on
+// metrics_listen; fb is its metrics context in Fluent Bit, if any.
+func New(g config.Getter, log Logger, version, instance string, fb metrics.FluentBit) (*Sink, error) {
 	cfg, err := config.Parse(g)
 	if err != nil {
 		return nil, err
@@ -76,12 +77,12 @@ func New(g config.Getter, log Logger, version, instance string) (*Sink, error) {
 		return nil, err
 	}
 	var sender delivery.Sender = client
-	var set *metrics.Set
-	release := func() {}
-	if cfg.MetricsListen != "" {
-		if set, release, err = metrics.Listen(cfg.MetricsListen, instance, cfg.Destination, log.Errorf); err != nil {
-			return nil, err
-		}
+	set, release, err := metrics.Open(metrics.Options{Instance: instance, Destination: cfg.Destination,
+		Listen: cfg.MetricsListen, FluentBit: fb, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	if set != nil {
 		sender = meteredSender{client, set}
 	}
 	s := build(cfg, dest, sender, log)

@@ -17,6 +17,7 @@ import (
 	"github.com/kubeship/kubeship/internal/delivery"
 	"github.com/kubeship/kubeship/internal/destination"
 	"github.com/kubeship/kubeship/internal/event/eventtest"
+	"github.com/kubeship/kubeship/internal/metrics"
 )
 
 // sender answers with status(n) for the n-th request (from 0) and counts records.
@@ -444,7 +445,7 @@ func TestCloseClosesConnections(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	s, err := New(config.Map{"url": srv.URL + "/loki/api/v1/push"}, &logs{}, "test", "kubeship.0")
+	s, err := New(config.Map{"url": srv.URL + "/loki/api/v1/push"}, &logs{}, "test", "kubeship.0", metrics.FluentBit{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,11 +25,23 @@
  *   include/fluent-bit/flb_plugin_proxy.h                  def and context
  *   src/flb_output.c        flb_output_new (instance names), flb_output_set_property
  *                           (keys the core keeps), flb_output_get_property,
- *                           flb_output_log_check, flb_output_exit (exit order)
+ *                           flb_output_log_check, flb_output_exit (exit order),
+ *                           flb_output_name (alias or name), flb_output_get_cmt_instance
  *
- * Usage: kubeship-host [-a 5.1|4.2] [-l LEVEL] PLUGIN.so [-i [-k key=value]...]...
- * Then one command per line on stdin (flush, flushn, reload, exit); answers on
- * stdout. reload exits every instance and initialises them anew, as Fluent
+ * Metrics: like Fluent Bit, the host gives each instance a cmetrics context
+ * (output_get_cmt_instance; a new one at each init, destroyed after the
+ * instance's exit) and exports flb_output_name and the cmt_* functions a
+ * plugin may call, as fakes that keep series in memory (src/flb_output.c
+ * flb_output_init_all and flb_output_get_cmt_instance, lib/cmetrics). The
+ * "metrics" command prints every live context as Fluent Bit's
+ * /api/v2/metrics/prometheus would, and counts calls that overlapped, came
+ * after a context was destroyed, or did not match the metric. -m off leaves
+ * the API table's output_get_cmt_instance as a Fluent Bit built without
+ * metrics does (uninitialised: a call crashes); -m null makes it return NULL.
+ *
+ * Usage: kubeship-host [-a 5.1|4.2] [-m off|null] [-l LEVEL] PLUGIN.so [-i [-k key=value]...]...
+ * Then one command per line on stdin (flush, flushn, reload, metrics, exit);
+ * answers on stdout ("metrics" answers one line, its lines separated by tabs). reload exits every instance and initialises them anew, as Fluent
  * Bit's hot reload does; "flush old.N ..." then flushes with the context
  * instance N had before.
  * The plugin's own writes to stdout are redirected to stderr so they cannot
@@ -42,6 +54,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +105,11 @@ _Static_assert(sizeof(struct flb_plugin_proxy_context) == 16, "context ABI");
 _Static_assert(sizeof(struct flbgo_output_plugin) == 72, "plugin ABI");
 
 struct prop { char *key, *val; };          /* val NULL when set empty */
+struct fake_cmt;
 struct instance {                          /* stands in for flb_output_instance */
     char name[64];
+    char *alias;                           /* the alias key, or NULL */
+    struct fake_cmt *cmt;                  /* its cmetrics context, from init to exit */
     int log_level;
     int nprops;
     struct prop *props;
@@ -155,6 +171,7 @@ static int set_properties(struct instance *in)
     for (int i = 0; i < in->nprops; i++) {
         char *k = in->props[i].key, *v = in->props[i].val;
         if (v && !*v) v = NULL;                /* empty values read back as unset */
+        if (strcasecmp(k, "alias") == 0) in->alias = v;
         if (strcasecmp(k, "log_level") == 0 && v && (in->log_level = level_from_name(v)) < 0) {
             fprintf(stderr, "[error] [config] invalid log_level '%s' for %s\n", v, in->name);
             return -1;
@@ -195,15 +212,279 @@ void flb_log_print(int level, const char *file, int line, const char *fmt, ...)
     fflush(stderr);
     funlockfile(stderr);
 }
+/* ---- cmetrics: fakes of the functions Fluent Bit exports (lib/cmetrics) ---- */
+#define CMT_MAX_METRICS 48
+#define CMT_MAX_SERIES 64
+#define CMT_MAX_LABELS 8
+#define CMT_MAX_BUCKETS 32
+enum { CMT_COUNTER, CMT_GAUGE, CMT_HISTOGRAM };
+struct fake_series {
+    char *vals[CMT_MAX_LABELS];
+    double value, sum;                     /* a histogram's sum */
+    uint64_t count, buckets[CMT_MAX_BUCKETS + 1];
+};
+struct fake_metric {
+    struct fake_cmt *cmt;
+    int type, nkeys, nbounds, nseries;
+    char name[256];                        /* <ns>_<subsystem>_<name> */
+    char *keys[CMT_MAX_LABELS];
+    double bounds[CMT_MAX_BUCKETS];
+    struct fake_series series[CMT_MAX_SERIES];
+};
+struct fake_cmt {                          /* struct cmt */
+    int destroyed;
+    int busy;                              /* calls in progress */
+    int nmetrics;
+    struct fake_metric *metrics[CMT_MAX_METRICS];
+};
+struct fake_buckets { size_t count; double bounds[CMT_MAX_BUCKETS]; };
+
+static pthread_mutex_t cmt_mu = PTHREAD_MUTEX_INITIALIZER;
+static int cmt_overlaps, cmt_late, cmt_bad;  /* counted calls (under cmt_mu) */
+static int cmt_mode;                         /* -m: 0, 1 off, 2 null */
+
+/* cmt_enter starts a call on c: it counts an overlap with another call on
+ * the same context (cmetrics before Fluent Bit 5.1 does not lock), a call on a
+ * destroyed context, and takes the lock that keeps the fakes consistent. */
+static struct fake_cmt *cmt_enter(struct fake_cmt *c)
+{
+    int overlap = __atomic_fetch_add(&c->busy, 1, __ATOMIC_SEQ_CST) != 0;
+    usleep(20);                            /* widen the window for an overlap */
+    pthread_mutex_lock(&cmt_mu);
+    cmt_overlaps += overlap;
+    if (c->destroyed) {
+        cmt_late++;
+        fprintf(stderr, "[kubeship-host] cmetrics call on a destroyed context\n");
+    }
+    return c;
+}
+static void cmt_leave(struct fake_cmt *c)
+{
+    pthread_mutex_unlock(&cmt_mu);
+    __atomic_fetch_sub(&c->busy, 1, __ATOMIC_SEQ_CST);
+}
+
+static struct fake_metric *cmt_new(void *cmt, int type, char *ns, char *sub, char *name,
+                                   int n, char **keys)
+{
+    struct fake_cmt *c = cmt;
+    struct fake_metric *m;
+    if (!c || n < 0 || n > CMT_MAX_LABELS || c->nmetrics == CMT_MAX_METRICS ||
+        !(m = calloc(1, sizeof(*m)))) {
+        cmt_bad++;
+        return NULL;
+    }
+    m->cmt = c;
+    m->type = type;
+    m->nkeys = n;
+    if (*sub) snprintf(m->name, sizeof(m->name), "%s_%s_%s", ns, sub, name);
+    else snprintf(m->name, sizeof(m->name), "%s_%s", ns, name);
+    for (int i = 0; i < n; i++) m->keys[i] = strdup(keys[i]);
+    c->metrics[c->nmetrics++] = m;
+    return m;
+}
+
+/* cmt_series finds or adds the series of vals (cmt_map_metric_get). */
+static struct fake_series *cmt_series(struct fake_metric *m, int n, char **vals)
+{
+    if (!m || n != m->nkeys) {
+        cmt_bad++;
+        return NULL;
+    }
+    for (int s = 0; s < m->nseries; s++) {
+        int i = 0;
+        while (i < n && strcmp(m->series[s].vals[i], vals[i]) == 0) i++;
+        if (i == n) return &m->series[s];
+    }
+    if (m->nseries == CMT_MAX_SERIES) {
+        cmt_bad++;
+        return NULL;
+    }
+    struct fake_series *s = &m->series[m->nseries++];
+    for (int i = 0; i < n; i++) s->vals[i] = strdup(vals[i]);
+    return s;
+}
+
+static struct fake_cmt *cmt_create_for(const char *name)  /* flb_output_init_all */
+{
+    struct fake_cmt *c = calloc(1, sizeof(*c));
+    char *keys[] = {"name"}, *vals[] = {(char *)name};
+    if (!c) { perror("calloc"); exit(4); }
+    pthread_mutex_lock(&cmt_mu);
+    cmt_series(cmt_new(c, CMT_COUNTER, "fluentbit", "output", "proc_records_total", 1, keys), 1, vals);
+    pthread_mutex_unlock(&cmt_mu);
+    return c;
+}
+
+void *flb_output_get_cmt_instance(void *o_ins)
+{
+    return cmt_mode == 2 ? NULL : ((struct instance *)o_ins)->cmt;
+}
+const char *flb_output_name(void *o_ins)
+{
+    struct instance *in = o_ins;
+    return in->alias ? in->alias : in->name;
+}
+
+static void *cmt_create_metric(void *cmt, int type, char *ns, char *sub, char *name, char *help,
+                               struct fake_buckets *b, int n, char **keys)
+{
+    struct fake_cmt *c = cmt;
+    struct fake_metric *m;
+    (void)help;
+    if (!c) { cmt_bad++; return NULL; }
+    cmt_enter(c);
+    if ((m = cmt_new(c, type, ns, sub, name, n, keys)) && b) {
+        m->nbounds = (int)b->count;
+        memcpy(m->bounds, b->bounds, b->count * sizeof(double));
+    }
+    cmt_leave(c);
+    return m;
+}
+void *cmt_counter_create(void *cmt, char *ns, char *sub, char *name, char *help, int n, char **keys)
+{
+    return cmt_create_metric(cmt, CMT_COUNTER, ns, sub, name, help, NULL, n, keys);
+}
+void *cmt_gauge_create(void *cmt, char *ns, char *sub, char *name, char *help, int n, char **keys)
+{
+    return cmt_create_metric(cmt, CMT_GAUGE, ns, sub, name, help, NULL, n, keys);
+}
+void *cmt_histogram_buckets_create_size(double *bounds, size_t count)
+{
+    struct fake_buckets *b;
+    if (count < 1 || count > CMT_MAX_BUCKETS || !(b = calloc(1, sizeof(*b)))) return NULL;
+    b->count = count;
+    memcpy(b->bounds, bounds, count * sizeof(double));
+    return b;
+}
+void *cmt_histogram_create(void *cmt, char *ns, char *sub, char *name, char *help, void *buckets,
+                           int n, char **keys)
+{
+    void *m = buckets ? cmt_create_metric(cmt, CMT_HISTOGRAM, ns, sub, name, help, buckets, n, keys) : NULL;
+    free(buckets);                          /* the histogram owns them */
+    return m;
+}
+
+/* cmt_update applies one call to a series: add, set or observe. */
+static int cmt_update(void *metric, int type, uint64_t ts, double val, uint64_t *defaults,
+                      double sum, uint64_t count, int n, char **vals)
+{
+    struct fake_metric *m = metric;
+    struct fake_series *s;
+    (void)ts;
+    if (!m) return -1;
+    cmt_enter(m->cmt);
+    if (m->type != (type == -1 ? CMT_HISTOGRAM : type)) cmt_bad++, s = NULL;
+    else s = cmt_series(m, n, vals);
+    if (s) {
+        switch (type) {
+        case CMT_COUNTER: if (val < 0) cmt_bad++; else s->value += val; break;
+        case CMT_GAUGE: s->value = val; break;
+        case CMT_HISTOGRAM:
+            for (int i = 0; i <= m->nbounds; i++)
+                if (i == m->nbounds || val <= m->bounds[i]) s->buckets[i]++;
+            s->count++;
+            s->sum += val;
+            break;
+        default:                           /* cmt_histogram_set_default */
+            memcpy(s->buckets, defaults, (size_t)(m->nbounds + 1) * sizeof(uint64_t));
+            s->sum = sum;
+            s->count = count;
+        }
+    }
+    cmt_leave(m->cmt);
+    return s ? 0 : -1;
+}
+int cmt_counter_add(void *counter, uint64_t ts, double val, int n, char **vals)
+{
+    return cmt_update(counter, CMT_COUNTER, ts, val, NULL, 0, 0, n, vals);
+}
+int cmt_gauge_set(void *gauge, uint64_t ts, double val, int n, char **vals)
+{
+    return cmt_update(gauge, CMT_GAUGE, ts, val, NULL, 0, 0, n, vals);
+}
+int cmt_histogram_observe(void *histogram, uint64_t ts, double val, int n, char **vals)
+{
+    return cmt_update(histogram, CMT_HISTOGRAM, ts, val, NULL, 0, 0, n, vals);
+}
+int cmt_histogram_set_default(void *histogram, uint64_t ts, uint64_t *defaults, double sum,
+                              uint64_t count, int n, char **vals)
+{
+    return cmt_update(histogram, -1, ts, 0, defaults, sum, count, n, vals);
+}
+
+/* cmt_print appends one series line to out as Fluent Bit's prometheus
+ * encoder writes it: the le label first, then the metric's. */
+static void cmt_print(char **out, size_t *len, const struct fake_metric *m, const char *suffix,
+                      const struct fake_series *s, const char *le, double v)
+{
+    FILE *f = open_memstream(out, len);
+    if (!f) { perror("open_memstream"); exit(4); }
+    fprintf(f, "%s%s", m->name, suffix);
+    if (le || m->nkeys) {
+        fputc('{', f);
+        if (le) fprintf(f, "le=\"%s\"%s", le, m->nkeys ? "," : "");
+        for (int i = 0; i < m->nkeys; i++)
+            fprintf(f, "%s%s=\"%s\"", i ? "," : "", m->keys[i], s->vals[i]);
+        fputc('}', f);
+    }
+    fprintf(f, " %.17g\t", v);
+    fclose(f);
+}
+
+/* "metrics": every live context's series, one tab-separated answer. */
+static void cmd_metrics(int nins_live, struct instance *all)
+{
+    char *text = NULL, *line = NULL;
+    size_t tlen = 0, llen = 0;
+    FILE *t = open_memstream(&text, &tlen);
+    if (!t) { perror("open_memstream"); exit(4); }
+    pthread_mutex_lock(&cmt_mu);
+    for (int i = 0; i < nins_live; i++) {
+        struct fake_cmt *c = all[i].cmt;
+        for (int k = 0; c && k < c->nmetrics; k++) {
+            struct fake_metric *m = c->metrics[k];
+            for (int s = 0; s < m->nseries; s++) {
+                struct fake_series *se = &m->series[s];
+                if (m->type != CMT_HISTOGRAM) {
+                    cmt_print(&line, &llen, m, "", se, NULL, se->value);
+                    fputs(line, t);
+                    free(line);
+                    continue;
+                }
+                for (int b = 0; b <= m->nbounds; b++) {
+                    char le[32];
+                    if (b == m->nbounds) snprintf(le, sizeof(le), "+Inf");
+                    else snprintf(le, sizeof(le), "%g", m->bounds[b]);
+                    cmt_print(&line, &llen, m, "_bucket", se, le, (double)se->buckets[b]);
+                    fputs(line, t);
+                    free(line);
+                }
+                cmt_print(&line, &llen, m, "_sum", se, NULL, se->sum);
+                fputs(line, t);
+                free(line);
+                cmt_print(&line, &llen, m, "_count", se, NULL, (double)se->count);
+                fputs(line, t);
+                free(line);
+            }
+        }
+    }
+    fprintf(t, "# kubeship-host overlapping=%d after_destroy=%d bad=%d", cmt_overlaps, cmt_late, cmt_bad);
+    pthread_mutex_unlock(&cmt_mu);
+    fclose(t);
+    answer("metrics %s", text);
+    free(text);
+}
+
 #ifndef FLB_V1_9
 static const char *api_null_property(const char *k, void *i) { (void)k; (void)i; return NULL; }
-static void *api_null_cmt(void *i) { (void)i; return NULL; }
+static void *api_null_cmt(void *i) { (void)i; return NULL; }  /* input_get_cmt_instance */
 static int api_input_log_check(void *i, int l) { (void)i; (void)l; return 1; }
 int flb_output_log_check(void *o_ins, int l) { return ((struct instance *)o_ins)->log_level >= l; }
 static int api_custom_log_check(void *c, int l) { (void)c; (void)l; return 0; }
 
 static const struct flb_api api_template = {
-    flb_output_get_property, api_null_property, api_null_cmt, api_null_cmt,
+    flb_output_get_property, api_null_property, flb_output_get_cmt_instance, api_null_cmt,
     flb_log_print, api_input_log_check, flb_output_log_check,
     api_null_property, api_custom_log_check};
 #define API_SIZE sizeof(struct flb_api)
@@ -315,6 +596,7 @@ static int init_all(void)
 {
     for (int i = 0; i < nins; i++) {
         ins[i].ctx.proxy = def;
+        ins[i].cmt = cmt_create_for(flb_output_name(&ins[i]));
         plugin.o_ins = &ins[i];
         plugin.context = &ins[i].ctx;
         int rc = plugin.cb_init(&plugin);
@@ -335,6 +617,10 @@ static int exit_all(void)
         if (pre_exit) pre_exit(0);
         if (plugin.cb_exit_ctx) rc = plugin.cb_exit_ctx(ins[i].ctx.remote_context);
         else if (plugin.cb_exit) rc = plugin.cb_exit();
+        pthread_mutex_lock(&cmt_mu);           /* flb_output_instance_destroy: cmt_destroy */
+        if (ins[i].cmt) ins[i].cmt->destroyed = 1;  /* kept, to count later calls */
+        ins[i].cmt = NULL;
+        pthread_mutex_unlock(&cmt_mu);
         ins[i].old_context = ins[i].ctx.remote_context;
         ins[i].ctx.remote_context = NULL;
     }
@@ -350,7 +636,7 @@ static void *sym(void *dso, const char *name)  /* flb_plugin_proxy_symbol */
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: kubeship-host [-a 5.1|4.2] [-l LEVEL] PLUGIN.so [-i [-k key=value]...]...\n");
+    fprintf(stderr, "usage: kubeship-host [-a 5.1|4.2] [-m off|null] [-l LEVEL] PLUGIN.so [-i [-k key=value]...]...\n");
     return 2;
 }
 
@@ -368,6 +654,11 @@ int main(int argc, char **argv)
             const char *abi = argv[++a];
             if (strcmp(abi, "4.2") == 0) def_size = DEF_SIZE_4_2;
             else if (strcmp(abi, "5.1") != 0) return usage();
+        } else if (strcmp(argv[a], "-m") == 0 && a + 1 < argc) {
+            const char *m = argv[++a];
+            if (strcmp(m, "off") == 0) cmt_mode = 1;
+            else if (strcmp(m, "null") == 0) cmt_mode = 2;
+            else return usage();
         } else if (strcmp(argv[a], "-i") == 0) {
             if (!(ins[nins].props = calloc((size_t)argc, sizeof(struct prop)))) return 4;
             ins[nins++].log_level = -1;
@@ -395,6 +686,10 @@ int main(int argc, char **argv)
 #endif
     struct flb_api *api = guarded(API_SIZE);
     memcpy(api, &api_template, API_SIZE);
+#ifndef FLB_V1_9
+    if (cmt_mode == 1)                         /* flb_api_create without FLB_HAVE_METRICS: flb_malloc'd, never set */
+        memset(&api->output_get_cmt_instance, 0x5a, sizeof(api->output_get_cmt_instance));
+#endif
     def = guarded(def_size);                    /* zero-filled, as Fluent Bit's calloc */
 
     void *dso = dlopen(path, RTLD_LAZY);
@@ -440,6 +735,7 @@ int main(int argc, char **argv)
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
         if (strncmp(line, "flush ", 6) == 0) cmd_flush(line + 6, 0);
         else if (strncmp(line, "flushn ", 7) == 0) cmd_flush(line + 7, 1);
+        else if (strcmp(line, "metrics") == 0) cmd_metrics(nins, ins);
         else if (strcmp(line, "exit") == 0) break;
         else if (strcmp(line, "reload") == 0) {   /* flb_reload: exit every instance, init anew */
             answer("reload exit %d", exit_all());

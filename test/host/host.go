@@ -3,7 +3,10 @@
 // Fluent Bit 5.1 and 4.2 (or, built as kubeship-host-1.9, Fluent Bit 1.9;
 // built as kubeship-host-hidden, a Fluent Bit that exports no functions to
 // plugins), so Go tests can exercise the real c-shared plugin without a
-// Fluent Bit binary.
+// Fluent Bit binary. Like Fluent Bit 2.0 and later, it gives each instance a
+// metrics context and exports the cmetrics functions a plugin reports
+// through, as fakes whose series Metrics reads (Options.Metrics for the
+// Fluent Bits that have none).
 //
 // Binaries: <root>/build/kubeship-host{,-1.9,-hidden} and <root>/build/out_kubeship.so,
 // where <root> is the directory holding the go.mod of module
@@ -81,6 +84,11 @@ type Options struct {
 	// default when empty), "4.2", "1.9" (the separate kubeship-host-1.9) or
 	// "hidden" (5.1, from kubeship-host-hidden, which exports nothing).
 	ABI string
+	// Metrics is "" for an instance's cmetrics context as Fluent Bit 2.0+
+	// gives it, "off" for the API table of a Fluent Bit built without
+	// metrics (output_get_cmt_instance uninitialised: calling it crashes),
+	// "null" for output_get_cmt_instance returning NULL.
+	Metrics string
 }
 
 // Host is a running kubeship-host process with the plugin loaded and all
@@ -138,6 +146,9 @@ func StartOpts(t testing.TB, opts Options, instances ...Instance) (*Host, error)
 		level = 3
 	}
 	args := []string{"-l", strconv.Itoa(level), so}
+	if opts.Metrics != "" {
+		args = append([]string{"-m", opts.Metrics}, args...)
+	}
 	if opts.ABI == "4.2" || opts.ABI == "5.1" {
 		args = append([]string{"-a", opts.ABI}, args...)
 	} else if _, ok := flavors[opts.ABI]; !ok {
@@ -263,6 +274,26 @@ func (h *Host) Reload() {
 	if err != nil {
 		h.t.Fatalf("host: reload: %v; %s", err, h.stop(errors.Is(err, errExited)))
 	}
+}
+
+// Metrics returns every live instance's cmetrics context as Fluent Bit's
+// /api/v2/metrics/prometheus shows it, one series a line (without HELP and
+// TYPE lines), then a line "# kubeship-host overlapping=N after_destroy=N
+// bad=N" counting the plugin's cmetrics calls that overlapped on one
+// context, came after the context was destroyed (the instance's exit), or
+// did not fit the metric.
+func (h *Host) Metrics() string {
+	h.t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		h.t.Fatalf("host: metrics after Close")
+	}
+	line, err := h.send("metrics", time.After(h.timeout))
+	if err != nil || !strings.HasPrefix(line, "metrics ") {
+		h.t.Fatalf("host: metrics: %q, %v; %s", line, err, h.stop(errors.Is(err, errExited)))
+	}
+	return strings.ReplaceAll(strings.TrimPrefix(line, "metrics "), "\t", "\n")
 }
 
 // FlushConcurrent flushes n private copies of chunk to one instance from n

@@ -30,6 +30,7 @@ type suite struct {
 var suites = []suite{
 	{"version", []string{"./test/e2e", "-run", "^TestVersionSupport$"}},
 	{"e2e", []string{"./test/e2e"}},
+	{"metrics", []string{"./test/e2e", "-run", "^TestFluentBitEndpointMetrics$"}}, // kubeship's metrics on Fluent Bit's endpoint
 	{"conf", []string{"./test/conf"}},
 	{"faults", []string{"./test/faultinject", "-run", "^TestFluentBit"}},
 	{"readme", []string{"./test/readme"}},

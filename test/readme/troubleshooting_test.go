@@ -267,7 +267,8 @@ func sorted(m map[string]bool) []string {
 }
 
 // Every metric internal/metrics defines is named in the README's
-// Observability section, as kubeship_<name>.
+// Observability section, as kubeship_<name> (metrics_listen) and
+// fluentbit_kubeship_<name> (Fluent Bit's endpoint).
 func TestObservabilityNamesEveryMetric(t *testing.T) {
 	var names []string
 	for _, f := range parseGo(t, filepath.Join(repoRoot(t), "internal", "metrics"), parser.SkipObjectResolution) {
@@ -288,8 +289,10 @@ func TestObservabilityNamesEveryMetric(t *testing.T) {
 	}
 	section := readmeSection(t, "## Observability")
 	for _, n := range names {
-		if !strings.Contains(section, "`kubeship_"+n) {
-			t.Errorf("the README's Observability section does not name the metric kubeship_%s", n)
+		for _, prefix := range []string{"kubeship_", "fluentbit_kubeship_"} {
+			if !strings.Contains(section, "`"+prefix+n) {
+				t.Errorf("the README's Observability section does not name the metric %s%s", prefix, n)
+			}
 		}
 	}
 }
