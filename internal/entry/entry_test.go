@@ -240,9 +240,9 @@ func FuzzReaderJoin(f *testing.F) {
 		var events []eventtest.Event
 		var want []out
 		type pending struct {
-			start, parts   int
-			msg            string
-			stream, target string
+			start, parts int
+			msg          string
+			stream       string
 		}
 		waiting := map[string]*pending{}
 		joined := 0
