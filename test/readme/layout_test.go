@@ -107,20 +107,32 @@ func TestContributingLayoutListsEveryPackage(t *testing.T) {
 
 var packageRef = regexp.MustCompile("`((?:internal/[a-z0-9_./]+)|plugin/)`")
 
-// The README's tables name the packages behind them, and every package the
-// README names is in CONTRIBUTING.md's layout: a reader goes from any
-// behaviour in the README to its code in one hop.
-func TestReadmeNamesThePackagesBehindItsTables(t *testing.T) {
+// docPagesWithCode are the pages of docs/ that describe what the code does:
+// CONTRIBUTING.md names the packages behind each.
+var docPagesWithCode = []string{"docs/mapping.md", "docs/delivery.md", "docs/troubleshooting.md",
+	"docs/configuration.md", "docs/operations.md"}
+
+// CONTRIBUTING.md's "Where the docs' behaviour lives" names, for every page
+// of docs/ that describes behaviour, the packages that hold it, and each of
+// them is in its layout: a reader goes from any behaviour the docs describe
+// to its code in one hop (user docs name no package themselves).
+func TestDocsPagesNameTheirPackages(t *testing.T) {
 	dirs := map[string]bool{}
 	for _, d := range layout(t) {
 		dirs[d] = true
 	}
-	for _, heading := range []string{"## What arrives in Loki", "## What arrives in Datadog", "## Delivery",
-		"## Observability"} {
-		refs := packageRef.FindAllStringSubmatch(readmeSection(t, heading), -1)
-		if len(refs) == 0 {
-			t.Errorf("README.md's %q names no package (`internal/...`): say which one holds its behaviour", heading)
+	where := section(t, "CONTRIBUTING.md", "## Where the docs' behaviour lives")
+	named := map[string]bool{}
+	for _, line := range strings.Split(where, "\n") {
+		if !strings.HasPrefix(line, "| [docs/") {
+			continue
 		}
+		page := line[strings.Index(line, "(")+1 : strings.Index(line, ")")]
+		refs := packageRef.FindAllStringSubmatch(line, -1)
+		if len(refs) == 0 {
+			t.Errorf("CONTRIBUTING.md's row for %s names no package (`internal/...`)", page)
+		}
+		named[page] = true
 		for _, m := range refs {
 			// internal/config/keys.go names a file: its directory is the package.
 			p := strings.TrimSuffix(m[1], "/")
@@ -128,8 +140,13 @@ func TestReadmeNamesThePackagesBehindItsTables(t *testing.T) {
 				p = filepath.ToSlash(filepath.Dir(p))
 			}
 			if !dirs[p] {
-				t.Errorf("README.md's %q names %s, which CONTRIBUTING.md's layout does not list", heading, m[1])
+				t.Errorf("CONTRIBUTING.md's row for %s names %s, which its layout does not list", page, m[1])
 			}
+		}
+	}
+	for _, page := range docPagesWithCode {
+		if !named[page] {
+			t.Errorf("CONTRIBUTING.md's \"Where the docs' behaviour lives\" has no row for %s: name the packages behind it", page)
 		}
 	}
 }

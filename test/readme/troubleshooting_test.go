@@ -266,8 +266,8 @@ func sorted(m map[string]bool) []string {
 	return out
 }
 
-// Every metric internal/metrics defines is named in the README's
-// Observability section, as kubeship_<name> (metrics_listen) and
+// Every metric internal/metrics defines is named in docs/operations.md's
+// Metrics section, as kubeship_<name> (metrics_listen) and
 // fluentbit_kubeship_<name> (Fluent Bit's endpoint).
 func TestObservabilityNamesEveryMetric(t *testing.T) {
 	var names []string
@@ -287,11 +287,11 @@ func TestObservabilityNamesEveryMetric(t *testing.T) {
 	if len(names) < 8 {
 		t.Fatalf("found %d metrics in internal/metrics (%v): has the way they are defined changed? teach this test", len(names), names)
 	}
-	section := readmeSection(t, "## Observability")
+	section := section(t, "docs/operations.md", "## Metrics")
 	for _, n := range names {
 		for _, prefix := range []string{"kubeship_", "fluentbit_kubeship_"} {
 			if !strings.Contains(section, "`"+prefix+n) {
-				t.Errorf("the README's Observability section does not name the metric %s%s", prefix, n)
+				t.Errorf("docs/operations.md's Metrics section does not name the metric %s%s", prefix, n)
 			}
 		}
 	}
