@@ -294,12 +294,14 @@ func read(ev event.Event, fields []Field, known []byte, keys *Keys) (Entry, bool
 				hasLogtag = true
 			}
 		case "@timestamp":
-			// Only the record's first key, where the es output writes its
+			// Only the body's first key, where the es output writes its
 			// time key (out_es/es.c, elasticsearch_format), so the first
 			// copy: the kubernetes filter writes a merged line's fields
 			// after the parser's keys, so a line's @timestamp is never
-			// first and never overrides the time of its CRI line.
-			if len(fields) == 1 {
+			// first and never overrides the time of its CRI line. The
+			// elasticsearch input writes the bulk action before the body,
+			// as @meta (in_elasticsearch_bulk_prot.c).
+			if len(fields) == 1 || len(fields) == 2 && string(fields[0].Key) == "@meta" {
 				timestamp, _ = record.Text(v)
 			}
 		default:

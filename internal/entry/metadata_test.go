@@ -93,6 +93,14 @@ func TestReaderReadsWhatFluentBitWrote(t *testing.T) {
 			"@timestamp", t0.Add(5*time.Second).Format(time.RFC3339Nano), "flb_tag", "kube.a",
 			"stream", "stdout", "@timestamp", "2030-01-01T00:00:00Z", "log", "x", "kubernetes", pods["a"]))},
 			[]entryOut{{5 * sec, "x", "stdout", "ns-a"}}},
+		// The elasticsearch input writes the bulk action line as its first
+		// key, @meta, then the body out_es wrote (in_elasticsearch_bulk_prot.c,
+		// 4.2.8 and 5.1.1).
+		{"aggregator_time_after_the_elasticsearch_inputs_meta", []eventtest.Event{ev(0, ordered(
+			"@meta", map[string]any{"create": map[string]any{"_index": "fargate"}},
+			"@timestamp", t0.Add(5*time.Second).Format(time.RFC3339Nano), "flb_tag", "kube.a",
+			"stream", "stdout", "@timestamp", "2030-01-01T00:00:00Z", "log", "x", "kubernetes", pods["a"]))},
+			[]entryOut{{5 * sec, "x", "stdout", "ns-a"}}},
 		{"kubernetes_is_the_filters_map_not_a_line_map_before_it", []eventtest.Event{ev(0, ordered(
 			"stream", "stdout", "log", "x", "kubernetes", pods["b"], "kubernetes", pods["a"]))},
 			[]entryOut{{1 * sec, "x", "stdout", "ns-a"}}},
