@@ -1,7 +1,7 @@
 // Package conf checks the Fluent Bit configurations users copy: the
-// pipelines at the top of conf/ and their YAML twins, conf/quickstart, and
-// the configurations embedded in conf/k8s (the chart's renderings and the
-// sidecar). Every kubeship output's keys are accepted by kubeship's own
+// pipelines at the top of conf/ and their YAML twins, conf/quickstart, the
+// configurations embedded in conf/k8s (the chart's renderings and the
+// sidecar), and the compose demo's (docker/fluent-bit.conf). Every kubeship output's keys are accepted by kubeship's own
 // parser; a real Fluent Bit, when at hand, accepts each whole file; and each
 // .yaml twin says and delivers what its .conf does (twins_test.go).
 package conf
@@ -33,7 +33,9 @@ func shippedConfigs(t *testing.T, root string) []shipped {
 	var out []shipped
 	files := pipelines(t, root)
 	quick, _ := filepath.Glob(filepath.Join(root, "conf", "quickstart", "*.conf"))
-	for _, f := range append(files, quick...) {
+	files = append(files, quick...)
+	files = append(files, filepath.Join(root, "docker", "fluent-bit.conf")) // the compose demo's
+	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -157,7 +159,12 @@ func TestShippedConfigsLoadInFluentBit(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			text := strings.ReplaceAll(c.text, "/fluent-bit/etc/kubeship/plugins.conf", filepath.Join(dir, "plugins.conf"))
+			// Where the images and the chart put plugins.conf and parsers.conf.
+			text := strings.NewReplacer(
+				"/fluent-bit/etc/kubeship/plugins.conf", filepath.Join(dir, "plugins.conf"),
+				"/fluent-bit/etc/plugins.conf", filepath.Join(dir, "plugins.conf"),
+				"/fluent-bit/etc/parsers-kubeship.conf", filepath.Join(dir, "parsers.conf"),
+			).Replace(c.text)
 			name := "fluent-bit.conf"
 			if c.yaml {
 				name = "fluent-bit.yaml"

@@ -2,9 +2,13 @@
 // show: every config snippet is (an excerpt of) a file under conf/, every
 // make target exists, every path a command names exists, every link
 // resolves, the Quick start, run as written with a real Fluent Bit, delivers
-// to Loki and to a Datadog intake, the Troubleshooting section explains
-// every counted reason the sources name, and CONTRIBUTING.md's layout names
-// every package.
+// to Loki and to a Datadog intake, docs/troubleshooting.md explains every
+// counted reason the sources name, docs/operations.md names every metric,
+// docs/migration.md every peer's key, and CONTRIBUTING.md's layout names
+// every package and maps every docs page to its packages. The README stays
+// within its size, links every docs page and leads to them from its first
+// screen; its figures are docs/performance.md's; user docs carry no
+// development history (words_test.go).
 package readme
 
 import (
