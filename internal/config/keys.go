@@ -35,7 +35,7 @@ var Keys = []Key{
 	{Name: "batch_size", Aliases: []string{"BatchSize"}, Default: "1MB", Doc: "Upper bound of one request's uncompressed size; 1 KB to 5 MB (Loki's ingestion burst is 6 MB; Datadog's payload limit is 5 MB, which kubeship reads as 5,000,000 bytes)."},
 	{Name: "timeout", Default: "10s", Doc: "Time limit of one HTTP request (never beyond what is left of `retry_budget`)."},
 	{Name: "metrics_listen", Doc: "`host:port` to serve Prometheus metrics on at `/metrics` (records, bytes, requests by status class, retries, flushes, drops by reason, latency, batch sizes), labelled by output instance and destination; off when empty. Outputs naming the same address share it."},
-	{Name: "retry_budget", Default: "4s", Doc: "How long one flush may spend sending and retrying 408, 429, 5xx and network errors before it returns FLB_RETRY, so that Fluent Bit's scheduler and storage take over. Keep it under `[SERVICE] Grace` (5s by default): Fluent Bit waits for running flushes before it stops, and with `Workers 0` a flush holds its engine."},
+	{Name: "retry_budget", Default: "4s", Doc: "How long one flush may spend sending and retrying 408, 429, 5xx and network errors before it returns FLB_RETRY, so that Fluent Bit's scheduler and storage take over. Keep it under `[SERVICE] Grace` (5s by default): Fluent Bit waits for running flushes before it stops, and with `Workers 0` a flush holds Fluent Bit's main thread."},
 
 	{Dest: DestLoki, Name: "tenant_id", Aliases: []string{"TenantID"}, Doc: "Tenant sent as `X-Scope-OrgID`; none when empty (single-tenant Loki)."},
 	{Dest: DestLoki, Name: "tenant_id_key", Doc: "Record accessor whose value is the tenant of that record (overrides `tenant_id`), e.g. `$kubernetes['namespace_name']`."},
