@@ -266,5 +266,15 @@ bench-scale: build ## Fluent Bit's outputs over 20, 200 and 2,000 containers, on
 	cp $(SO) $(BUILD)/perf/out_kubeship.so
 	$(GO) run ./test/perf -scale -so $(BUILD)/perf/out_kubeship.so $(SCALE_FLAGS)
 
+# The aggregator's own shape at fixed record rates (docs/fargate.md,
+# "Sizing"); the plugin is copied first, as for bench-scale.
+SIZING_FLAGS ?= -rates 1000,5000,10000,20000 -duration 20s
+
+.PHONY: bench-aggregator
+bench-aggregator: build ## The chart's rendered aggregator at fixed record rates: vCPU and peak RSS per 10,000 records/s, Fargate pod sizes (build/perf/aggregator.md)
+	@mkdir -p $(BUILD)/perf
+	cp $(SO) $(BUILD)/perf/aggregator-kubeship.so
+	$(GO) run ./test/sizing -so $(BUILD)/perf/aggregator-kubeship.so $(SIZING_FLAGS)
+
 clean: ## Remove build outputs
 	rm -rf $(BUILD) $(DIST)

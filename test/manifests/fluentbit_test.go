@@ -4,8 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // section is one [SECTION] of a classic Fluent Bit configuration: its kind
@@ -88,13 +86,4 @@ func bytesOf(v string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	return n * mult, err == nil
-}
-
-// quantityBytes reads a Kubernetes quantity ("3Gi") in bytes.
-func quantityBytes(q string) (int64, bool) {
-	v, err := resource.ParseQuantity(q)
-	if err != nil {
-		return 0, false
-	}
-	return v.Value(), true
 }
