@@ -22,7 +22,11 @@ type Rendered struct {
 
 // Read reads conf/k8s/<example>.yaml under the repository root.
 func Read(root, example string) (Rendered, error) {
-	path := filepath.Join(root, "conf", "k8s", example+".yaml")
+	return ReadFile(filepath.Join(root, "conf", "k8s", example+".yaml"))
+}
+
+// ReadFile reads a multi-document manifest file.
+func ReadFile(path string) (Rendered, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Rendered{}, err

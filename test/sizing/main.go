@@ -54,6 +54,7 @@ func main() {
 	repeat := flag.Int("repeat", 3, "runs of each rate, interleaved; the table has medians")
 	routerCounts := flag.String("router-counts", "50,500,1000", "then these router counts at -router-rate (1 run each fewer than -repeat), for the cost of connections")
 	routerRate := flag.Int("router-rate", 5000, "records per second of the router-count runs")
+	sidecarRates := flag.String("sidecar-rates", "10,100,1000", "then conf/k8s/sidecar.yaml's Fluent Bit at these lines/s (\"\": none)")
 	out := flag.String("out", "build/perf/aggregator.md", "also write the tables here")
 	flag.Parse()
 
@@ -141,6 +142,21 @@ func main() {
 		results[i].routers = *routers
 	}
 	report := table(bin, *example, *duration, results, byRouters, down, *target)
+	if *sidecarRates != "" {
+		var rates []int
+		for _, f := range strings.Split(*sidecarRates, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				fail(fmt.Errorf("-sidecar-rates: %q is not a positive number", f))
+			}
+			rates = append(rates, n)
+		}
+		t, err := sidecar(bin, *so, root, rates, *duration)
+		if err != nil {
+			fail(fmt.Errorf("sidecar: %w", err))
+		}
+		report += t
+	}
 	fmt.Print(report)
 	if *out != "" {
 		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {

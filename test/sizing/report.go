@@ -37,7 +37,6 @@ func fit(xs, ys []float64) (a, b float64) {
 // router count and a router sweep at one rate.
 type model struct{ a, b, c float64 }
 
-
 func newModel(byRate, byRouters []result, y func(result) float64) model {
 	var xs, ys []float64
 	for _, r := range byRate {
