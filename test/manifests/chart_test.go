@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -65,11 +66,29 @@ func examples(t *testing.T) []string {
 	return names
 }
 
+// releaseOf is the release an example's own comment installs it as
+// (`helm install <release> ...`), kubeship when it names none.
+func releaseOf(t *testing.T, example string) string {
+	t.Helper()
+	if example == "" {
+		return release
+	}
+	b, err := os.ReadFile(filepath.Join(examplesDir, example+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := helmInstall.FindSubmatch(b); m != nil {
+		return string(m[1])
+	}
+	return release
+}
+
 // render runs helm template on the chart with an example's values and
-// more --set flags, as `helm install kubeship --namespace logging` would.
+// more --set flags, as the example's `helm install <release> --namespace
+// logging` would.
 func render(t *testing.T, example string, sets ...string) (string, error) {
 	t.Helper()
-	args := []string{"template", release, chartDir, "--namespace", namespace}
+	args := []string{"template", releaseOf(t, example), chartDir, "--namespace", namespace}
 	if example != "" {
 		args = append(args, "-f", filepath.Join(examplesDir, example+".yaml"))
 	}
@@ -84,13 +103,13 @@ func render(t *testing.T, example string, sets ...string) (string, error) {
 }
 
 // header is the comment heading each rendered file of conf/k8s.
-func header(example string) string {
+func header(release, example string) string {
 	return fmt.Sprintf(`# Rendered from conf/helm/examples/%[1]s.yaml by `+"`make chart-render`"+`:
-#   helm template kubeship conf/helm/kubeship --namespace logging -f conf/helm/examples/%[1]s.yaml
+#   helm template %[2]s conf/helm/kubeship --namespace logging -f conf/helm/examples/%[1]s.yaml
 # kubectl apply -f of this file (namespace logging existing) makes what
 # helm install makes. Do not edit: change the chart or the example and run
 # make chart-render; make test fails while this file is out of date.
-`, example)
+`, example, release)
 }
 
 // helm lint --strict passes with the chart's defaults and each example.
@@ -120,7 +139,7 @@ func TestRenderedManifestsAreUpToDate(t *testing.T) {
 			t.Errorf("%s: %v", ex, err)
 			continue
 		}
-		content := header(ex) + out
+		content := header(releaseOf(t, ex), ex) + out
 		path := filepath.Join(renderedDir, ex+".yaml")
 		want[filepath.Base(path)] = true
 		have, _ := os.ReadFile(path)
@@ -284,4 +303,41 @@ func TestRenderedObjectLists(t *testing.T) {
 		}
 	}
 	t.Logf("\n%s", strings.Join(lines, "\n"))
+}
+
+var helmInstall = regexp.MustCompile(`helm (?:install|upgrade) (\S+) conf/helm/kubeship --namespace (\S+)(?: --create-namespace)? -f conf/helm/examples/(\S+)\.yaml`)
+
+// The helm install commands docs/fargate.md and the examples show are the
+// ones these tests render: an example of conf/helm/examples, namespace
+// logging, the release the example's own comment names.
+func TestDocumentedInstallsAreTheRenderedOnes(t *testing.T) {
+	exs := map[string]bool{}
+	for _, ex := range examples(t) {
+		exs[ex] = true
+	}
+	files := []string{"../../docs/fargate.md"}
+	for ex := range exs {
+		files = append(files, filepath.Join(examplesDir, ex+".yaml"))
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range helmInstall.FindAllStringSubmatch(string(b), -1) {
+			if !exs[m[3]] || m[1] != releaseOf(t, m[3]) || m[2] != namespace {
+				t.Errorf("%s: %q: the tests render an example of conf/helm/examples in namespace %s as the release its own comment names", f, m[0], namespace)
+			}
+			seen[m[3]] = true
+		}
+		if strings.Contains(string(b), "helm install") && !helmInstall.Match(b) {
+			t.Errorf("%s: a helm install the tests do not recognize", f)
+		}
+	}
+	for ex := range exs {
+		if !seen[ex] {
+			t.Errorf("no helm install shows example %s", ex)
+		}
+	}
 }
