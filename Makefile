@@ -229,6 +229,7 @@ FUZZ_TARGETS := ./internal/event:FuzzReader ./internal/record:FuzzAppendJSON ./i
 	./internal/accessor:FuzzParse ./internal/loki:FuzzLabels ./internal/loki:FuzzEncode ./internal/config:FuzzParse \
 	./internal/entry:FuzzParseCRI ./internal/entry:FuzzJSONContext ./internal/entry:FuzzReaderJoin ./internal/kube:FuzzFromTag \
 	./internal/datadog:FuzzTags ./internal/datadog:FuzzEncode ./internal/datadog:FuzzCutUTF8 ./internal/annotations:FuzzRead \
+	./internal/multiline:FuzzNext ./internal/entry:FuzzReaderJoinLines \
 	./test/hostile:FuzzAttacker ./internal/annotations:FuzzMask ./internal/datadog:FuzzAppendMasked
 
 fuzz-short: ## Run each fuzz target on FUZZTIME inputs (20000x)

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -27,6 +28,11 @@ type Container struct {
 	// Rules are the first log source's log_processing_rules that can be
 	// applied, in order.
 	Rules Rules
+	// MultiLine is the pattern of its multi_line rule (the last, as the
+	// Agent applies it), compiled as the Agent compiles it: "^" + pattern.
+	// A line it matches begins a record, the other lines are joined to the
+	// record before them (internal/multiline); nil when none.
+	MultiLine *regexp.Regexp
 	// Problems says, one line each, what could not be read or applied: a
 	// malformed annotation (ignored, as by the Agent), a rule skipped or
 	// tags dropped. What the pod wrote is quoted (see quote).
@@ -192,20 +198,45 @@ func readLogs(got *Container, name string, logs []byte) {
 		rules = rules[:maxRules]
 	}
 	cost := 0
-	for _, r := range rules {
+	// The Agent applies the last multi_line rule (its decoder takes each in
+	// turn, and the last one stays): the earlier ones are skipped.
+	lastMultiLine := -1
+	for i, r := range rules {
+		if r.Type == "multi_line" {
+			lastMultiLine = i
+		}
+	}
+	for i, r := range rules {
 		skip := func(why string) {
 			got.problem(fmt.Sprintf("%s: rule %s: %s: the rule is skipped", name, quote(r.Name), why))
 		}
 		typ, ok := ruleTypes[r.Type]
 		switch {
+		case r.Type == "multi_line" && i != lastMultiLine:
+			skip("a later multi_line rule replaces it, as with the Agent")
+			continue
 		case r.Type == "multi_line":
-			skip("multi_line is not applied: Fluent Bit's multiline parser joins lines before kubeship")
-			continue
+			typ = multiLine
 		case !ok:
-			skip(fmt.Sprintf("unknown type %s (want exclude_at_match, include_at_match or mask_sequences)", quote(r.Type)))
+			skip(fmt.Sprintf("unknown type %s (want exclude_at_match, include_at_match, mask_sequences or multi_line)", quote(r.Type)))
 			continue
-		case r.Pattern == "":
+		}
+		if r.Pattern == "" {
 			skip("no pattern")
+			continue
+		}
+		if typ == multiLine {
+			re, insts, why := newMultiLine(r.Pattern)
+			if why == "" && cost+insts > maxRulesCost {
+				why = fmt.Sprintf("the container's rules would cost %d, over the limit of %d (instructions × scans of each line)", cost+insts, maxRulesCost)
+			}
+			if why != "" {
+				skip(why)
+				continue
+			}
+			cost += insts
+			got.MultiLine = re
+			got.size += ruleBytes + 2*insts*instBytes
 			continue
 		}
 		rule, insts, why := newRule(typ, r.Name, r.Pattern, r.Placeholder)

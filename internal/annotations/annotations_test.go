@@ -50,7 +50,19 @@ func TestRead(t *testing.T) {
 			{"type":"exclude_at_match","name":"empty"},
 			{"type":"exclude_at_match","name":"ok","pattern":"debug"}]}]`},
 			Container{Rules: Rules{{Type: Exclude, Name: "ok"}}},
-			[]string{`rule "broken"`, `rule "unknown"`, `rule "stack"`, `rule "empty"`}},
+			[]string{`rule "broken"`, `rule "unknown"`, `rule "empty"`}},
+		{"multi_line_the_last_applies", map[string]any{"ad.datadoghq.com/app.logs": `[{"log_processing_rules":[
+			{"type":"multi_line","name":"first","pattern":"\\["},
+			{"type":"exclude_at_match","name":"ok","pattern":"debug"},
+			{"type":"multi_line","name":"date","pattern":"\\d{4}-\\d{2}-\\d{2}"}]}]`},
+			Container{Rules: Rules{{Type: Exclude, Name: "ok"}}},
+			[]string{`rule "first": a later multi_line rule replaces it`}},
+		{"multi_line_invalid_skipped", map[string]any{"ad.datadoghq.com/app.logs": `[{"log_processing_rules":[
+			{"type":"multi_line","name":"broken","pattern":"(\\d"}]}]`},
+			Container{}, []string{`rule "broken": pattern is not a valid RE2`}},
+		{"multi_line_over_the_program_budget", map[string]any{"ad.datadoghq.com/app.logs": `[{"log_processing_rules":[
+			{"type":"multi_line","name":"huge","pattern":".{300}Z"}]}]`},
+			Container{}, []string{`rule "huge": compiled program of`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,6 +87,12 @@ func TestRead(t *testing.T) {
 			}
 			if !reflect.DeepEqual(cmp, tt.want) {
 				t.Errorf("got %+v, want %+v", cmp, tt.want)
+			}
+			// multi_line: the last rule's pattern, anchored as the Agent does.
+			wantMultiLine := map[string]string{"bad_rules_skipped_others_kept": `^^\d`,
+				"multi_line_the_last_applies": `^\d{4}-\d{2}-\d{2}`}[tt.name]
+			if (got.MultiLine == nil) != (wantMultiLine == "") || got.MultiLine != nil && got.MultiLine.String() != wantMultiLine {
+				t.Errorf("MultiLine %v, want %q", got.MultiLine, wantMultiLine)
 			}
 			if again := c.Get(annotationsOf(tt.annotations), []byte("app")); again != got {
 				t.Error("the same annotations are parsed again")

@@ -137,6 +137,22 @@ func newRule(typ RuleType, name, pattern, placeholder string) (r Rule, insts int
 	return r, insts, ""
 }
 
+// multiLine is a multi_line rule's type: not one of Rules, which apply to
+// records; its pattern splits a container's lines into records.
+const multiLine RuleType = -1
+
+// newMultiLine compiles a multi_line rule's pattern as the Agent compiles it,
+// "^" + pattern (so that in a|b only a is anchored, as there), within the
+// budgets of a rule that searches each line once (ruleCost of
+// exclude_at_match): insts is its size, why what is wrong.
+func newMultiLine(pattern string) (re *regexp.Regexp, insts int, why string) {
+	if len(pattern) > maxPatternBytes {
+		return nil, 0, fmt.Sprintf("pattern of %d bytes, over the limit of %d", len(pattern), maxPatternBytes)
+	}
+	r, insts, why := newRule(Exclude, "", "^"+pattern, "")
+	return r.re, insts, why
+}
+
 // maxLen returns the longest text in bytes re can match, -1 when it is
 // unbounded (or beyond 1 MB, as good as unbounded for the mask budget).
 func maxLen(re *syntax.Regexp) int {

@@ -66,6 +66,7 @@ type Config struct {
 
 	KubernetesMetadata bool
 	KubeTagPrefix      string
+	AutoMultiline      bool     // join stack traces' lines (auto_multiline)
 	TraceIDKeys        []string // nil when off
 	SpanIDKeys         []string
 	MetricsListen      string // host:port, "" when off
@@ -173,6 +174,7 @@ func Parse(g Getter) (*Config, error) {
 		}
 	}
 	c.KubeTagPrefix = r.str("kube_tag_prefix")
+	c.AutoMultiline = r.bool("auto_multiline")
 	c.TraceIDKeys, c.SpanIDKeys = r.keyList("trace_id_keys"), r.keyList("span_id_keys")
 	if c.MetricsListen = r.str("metrics_listen"); c.MetricsListen != "" {
 		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil || port == "" {

@@ -45,6 +45,9 @@ func TestDefaults(t *testing.T) {
 	if !c.TLS.Verify {
 		t.Errorf("TLS defaults: %+v", c.TLS)
 	}
+	if !c.AutoMultiline {
+		t.Error("auto_multiline is off by default")
+	}
 }
 
 func TestParseValues(t *testing.T) {
@@ -61,6 +64,11 @@ func TestParseValues(t *testing.T) {
 		{"grafana_url_spelling", Map{"Url": "https://user:secret@loki.example/loki/api/v1/push"}, func(t *testing.T, c *Config) {
 			if c.URL != "https://user:secret@loki.example/loki/api/v1/push" {
 				t.Errorf("URL = %s", c.URL)
+			}
+		}},
+		{"auto_multiline_off", Map{"auto_multiline": "off"}, func(t *testing.T, c *Config) {
+			if c.AutoMultiline {
+				t.Error("auto_multiline off is on")
 			}
 		}},
 		{"tls_keys", Map{"tls_verify": "off", "tls_ca_file": "/dev/null"}, func(t *testing.T, c *Config) {

@@ -24,7 +24,7 @@ func NewDestination(c *config.Config, version string) *Destination {
 			MessageKey: d.MessageKey, IncludeTagKey: d.IncludeTagKey, TagKey: d.TagKey, DateKey: d.DateKey,
 			KubernetesMetadata: c.KubernetesMetadata, LabelsAsTags: d.LabelsAsTags, Compress: d.Compress,
 			MaxBatchBytes: c.BatchSize, TagPrefix: c.KubeTagPrefix, ClusterName: d.ClusterName,
-			TraceKeys: c.TraceIDKeys, SpanKeys: c.SpanIDKeys,
+			TraceKeys: c.TraceIDKeys, SpanKeys: c.SpanIDKeys, AutoMultiline: c.AutoMultiline,
 		}),
 		header: map[string]string{
 			"DD-API-KEY": d.APIKey,

@@ -9,6 +9,7 @@ package datadog
 
 import (
 	"bytes"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,6 +91,12 @@ type Options struct {
 	// attributes dd.trace_id and dd.span_id in Datadog's decimal form; none
 	// are read when both are empty.
 	TraceKeys, SpanKeys []string
+	// AutoMultiline (auto_multiline) joins the lines of a stack trace into
+	// one log, per container and stream, within a chunk; with
+	// KubernetesMetadata, a pod's multi_line rule joins its container's
+	// lines instead (see entry.Joining). Only with the message from `log`
+	// (MessageKey "" or "log").
+	AutoMultiline bool
 }
 
 // Stats counts what the encoder changed or dropped so that nothing is lost
@@ -125,6 +132,8 @@ type Encoder struct {
 	maxBatch     int
 	maxEntries   int
 	objLimit     int // the largest log object: min(MaxLogBytes, MaxBatchBytes-2)
+	join         bool
+	joinMax      int // a joined message's bound, see entry.Joining
 }
 
 type labelTag struct {
@@ -189,6 +198,11 @@ func New(o Options) *Encoder {
 		}
 	}
 	slices.SortFunc(e.labelsAsTags, func(a, b labelTag) int { return strings.Compare(a.label, b.label) })
+	// Joined lines make the message: only when it is `log`'s. Bound as the
+	// Agent bounds a multi-line message (256,000 bytes), and by half an
+	// object, so that escaped newlines and tabs still fit one.
+	e.join = e.messageKey == "" && (o.AutoMultiline || o.KubernetesMetadata)
+	e.joinMax = min(entry.DefaultMaxBytes, e.objLimit/2)
 	return e
 }
 
@@ -208,6 +222,7 @@ type Batch struct {
 	asTags   [][]byte             // pod_labels_as_tags values of the current pod
 	ads      annotations.Cache    // the pods' Autodiscovery annotations
 	problems annotations.Problems // this flush's annotations partly ignored
+	join     entry.Joining        // how the reader joins multi-line records
 	msg      []byte               // a message that is not text (dd_message_key)
 	attrs    []byte               // the attributes as sent, when rules applied (see applyRules)
 	status   []byte
@@ -267,6 +282,14 @@ func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
 	r := &b.reader
 	r.Reset(chunk)
 	r.Keys = e.keys
+	r.Join = nil
+	if e.join {
+		b.join.Auto, b.join.MaxBytes = e.o.AutoMultiline, e.joinMax
+		if e.o.KubernetesMetadata && b.join.Rule == nil {
+			b.join.Rule = b.multiLineRule // once: a method value allocates
+		}
+		r.Join = &b.join
+	}
 	for r.Next() {
 		if err := e.add(b, r.Entry(), fromTag); err != nil {
 			b.Stats.Malformed++
@@ -276,6 +299,13 @@ func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
 	err := r.Err()
 	r.Reset(nil) // do not keep the chunk alive with the batch
 	return err
+}
+
+// multiLineRule returns the multi_line rule of a record's pod (see
+// entry.Joining.Rule).
+func (b *Batch) multiLineRule(k8s []byte) *regexp.Regexp {
+	m := kube.FromMap(k8s)
+	return b.ads.Get(m.Annotations, m.Container).MultiLine
 }
 
 // entryFields is what a log object takes from its entry.

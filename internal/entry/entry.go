@@ -55,6 +55,9 @@ type Reader struct {
 	// Keys are the context fields read (see Entry.Context); nil reads
 	// the level alone.
 	Keys *Keys
+	// Join joins the lines of multi-line records (stack traces) within
+	// the chunk, see Joining; nil joins none.
+	Join *Joining
 
 	events  event.Reader
 	cur     Entry
@@ -65,6 +68,10 @@ type Reader struct {
 	known   []byte    // the chunk's first kubernetes map, see record.SkipKnown
 	ids     [16]mapID // the container ids of the last maps read, see containerID
 	nextID  int       // the slot of ids to fill next
+	// lastSplit: the line read last is a split line's, joined in its
+	// slot's buffers, which the next split line reuses.
+	lastSplit bool
+	join      joiner // with Join
 }
 
 // mapID is a kubernetes map and its container id.
@@ -101,10 +108,21 @@ func (r *Reader) Reset(chunk []byte) {
 		r.pending[i].parts, r.pending[i].first, r.pending[i].id = 0, Entry{}, nil
 		clear(r.pending[i].fields[:cap(r.pending[i].fields)])
 	}
+	r.join.reset()
 }
 
 // Next advances to the next entry.
 func (r *Reader) Next() bool {
+	if r.Join != nil {
+		return r.nextJoined()
+	}
+	return r.nextLine()
+}
+
+// nextLine advances to the next line: a record, or a split line's parts
+// joined.
+func (r *Reader) nextLine() bool {
+	r.lastSplit = false
 	for r.events.Next() {
 		e, partial := read(r.events.Event(), r.fields[:0], r.known, r.Keys)
 		r.fields = e.Fields
@@ -225,6 +243,7 @@ func (r *Reader) free() *split {
 // send makes s's line the current entry and frees its slot; the entry's Log
 // and Fields stay s's buffers until the next call to Next.
 func (r *Reader) send(s *split) {
+	r.lastSplit = true
 	r.joined += s.parts - 1
 	r.cur = s.first
 	r.cur.Log, r.cur.message = s.buf, s.buf
@@ -243,6 +262,14 @@ func (r *Reader) Skipped() int { return r.events.Skipped() }
 // Joined counts the parts merged into the first part of their line.
 func (r *Reader) Joined() int { return r.joined }
 
+// Multiline counts what Join did: the lines joined into the multi-line
+// record they continue, the records cut at their bound, and the records
+// split across chunks (a chunk's first line of a container stream that
+// continues a record).
+func (r *Reader) Multiline() (joined, cut, split int) {
+	return r.join.joined, r.join.cut, r.join.split
+}
+
 // Counts is what every destination counts of a chunk's records, whatever
 // it makes of them.
 type Counts struct {
@@ -251,12 +278,19 @@ type Counts struct {
 	Joined    int // partial lines joined to the line they continue
 	Malformed int // records whose body could not be read
 	Filtered  int // records their pod's log processing rules excluded
+	// With Reader.Join: lines joined into the multi-line record they
+	// continue, records cut at Joining.MaxBytes or MaxLines, and records
+	// split across chunks.
+	MultilineJoined, MultilineCut, MultilineSplit int
 }
 
 // Read adds what the reader counted of its chunk: call it once the chunk is read.
 func (c *Counts) Read(r *Reader) {
 	c.Skipped += r.Skipped()
 	c.Joined += r.Joined()
+	c.MultilineJoined += r.join.joined
+	c.MultilineCut += r.join.cut
+	c.MultilineSplit += r.join.split
 }
 
 // read makes an entry of an event and reports whether it is a partial
@@ -338,5 +372,5 @@ func (r *Reader) Retained() int {
 	for _, s := range r.pending {
 		n += cap(s.buf)
 	}
-	return n
+	return n + r.join.retained()
 }

@@ -573,13 +573,19 @@ func BenchmarkReader(b *testing.B) {
 		name       string
 		raw, split bool
 		maps       chunkMaps
-	}{{"parsed", false, false, mapPerRecord}, {"raw_cri", true, false, mapPerRecord},
-		{"parsed_split_interleaved", false, true, mapPerRecord}, {"raw_cri_split_interleaved", true, true, mapPerRecord},
-		{"parsed_split_pods", false, true, mapPerPod}, {"raw_cri_split_pods", true, true, mapPerPod},
-		{"parsed_split_one_container", false, true, oneMap}, {"raw_cri_split_one_container", true, true, oneMap}} {
+		join       *Joining
+	}{{"parsed", false, false, mapPerRecord, nil}, {"raw_cri", true, false, mapPerRecord, nil},
+		{"parsed_split_interleaved", false, true, mapPerRecord, nil}, {"raw_cri_split_interleaved", true, true, mapPerRecord, nil},
+		{"parsed_split_pods", false, true, mapPerPod, nil}, {"raw_cri_split_pods", true, true, mapPerPod, nil},
+		{"parsed_split_one_container", false, true, oneMap, nil}, {"raw_cri_split_one_container", true, true, oneMap, nil},
+		// auto_multiline on lines that are no trace: what joining costs
+		// every line (test/multiline's benchmarks read traces).
+		{"parsed_one_container_auto_multiline", false, false, oneMap, &Joining{Auto: true}},
+		{"parsed_one_container", false, false, oneMap, nil}} {
 		b.Run(bc.name, func(b *testing.B) {
 			chunk := fargateChunk(bc.raw, bc.split, bc.maps)
 			var r Reader
+			r.Join = bc.join
 			b.SetBytes(int64(len(chunk)))
 			b.ReportAllocs()
 			for b.Loop() {

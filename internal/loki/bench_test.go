@@ -39,7 +39,10 @@ func BenchmarkEncode(b *testing.B) {
 		oneContainer bool
 		keys         config.Map
 	}{{"mixed_pods", false, nil}, {"one_container", true, nil},
-		{"one_container/trace_ids_off", true, config.Map{"trace_id_keys": "off", "span_id_keys": "off"}}} {
+		{"one_container/trace_ids_off", true, config.Map{"trace_id_keys": "off", "span_id_keys": "off"}},
+		// auto_multiline is on by default: what holding each line back for
+		// the next (to join a stack trace's) costs lines that are none.
+		{"one_container/auto_multiline_off", true, config.Map{"auto_multiline": "off"}}} {
 		b.Run(bc.name, func(b *testing.B) {
 			cfg, err := parse(bc.keys)
 			if err != nil {

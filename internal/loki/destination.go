@@ -40,7 +40,7 @@ func NewDestination(c *config.Config) *Destination {
 // options are the encoder's options of a validated config.
 func options(c *config.Config) Options {
 	return Options{Loki: c.Loki, KubernetesMetadata: c.KubernetesMetadata, TagPrefix: c.KubeTagPrefix, MaxBatchBytes: c.BatchSize,
-		TraceKeys: c.TraceIDKeys, SpanKeys: c.SpanIDKeys}
+		TraceKeys: c.TraceIDKeys, SpanKeys: c.SpanIDKeys, AutoMultiline: c.AutoMultiline}
 }
 
 // Join implements destination.Joiner.

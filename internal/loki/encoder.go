@@ -6,6 +6,7 @@ package loki
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"slices"
 
 	"github.com/kubeship/kubeship/internal/annotations"
@@ -41,6 +42,10 @@ type Encoder struct {
 	// memoMeta: structured metadata is only the kubernetes defaults, so the
 	// part from the kubernetes map is encoded once per map (see labelMemo).
 	memoMeta bool
+	// join: the reader joins multi-line records (stack traces; see
+	// Options.AutoMultiline), each at most joinMax bytes.
+	join    bool
+	joinMax int
 }
 
 // Kubernetes defaults, with the label names Grafana's Kubernetes tooling uses.
@@ -80,6 +85,12 @@ type Options struct {
 	// the structured metadata trace_id and span_id, which Grafana links to
 	// traces; none are read when both are empty.
 	TraceKeys, SpanKeys []string
+	// AutoMultiline (auto_multiline) joins the lines of a stack trace into
+	// one entry, per container and stream, within a chunk; with
+	// PodLogRules, a pod's multi_line rule joins its container's lines
+	// instead (see entry.Joining). A joined line stays within
+	// MaxLineSize.
+	AutoMultiline bool
 }
 
 // New builds an encoder.
@@ -127,6 +138,19 @@ func New(o Options) *Encoder {
 		}
 	}
 	e.line.index()
+	// Joined lines replace `log`: not when it leaves the line.
+	sub, removed := e.line.remove["log"]
+	if (o.AutoMultiline || o.PodLogRules) && !(removed && sub == nil) {
+		e.join, e.joinMax = true, entry.DefaultMaxBytes
+		if o.MaxLineSize > 0 {
+			// A raw line is the message; a JSON line escapes its
+			// newlines and tabs: room for them.
+			e.joinMax = o.MaxLineSize
+			if o.DropSingleKey != config.DropRaw {
+				e.joinMax = o.MaxLineSize / 2
+			}
+		}
+	}
 	return e
 }
 
@@ -152,6 +176,8 @@ type Batch struct {
 	rulesOf  []byte
 	rules    annotations.Rules
 	problem  int
+	// join is how the reader joins multi-line records (Encoder.join).
+	join entry.Joining
 }
 
 // intern returns s as a string, one allocation per distinct value in the
@@ -203,6 +229,14 @@ func (e *Encoder) Encode(b *Batch, tag string, chunk []byte) error {
 	r := &b.reader
 	r.Reset(chunk)
 	r.Keys = e.keys
+	r.Join = nil
+	if e.join {
+		b.join.Auto, b.join.MaxBytes = e.o.AutoMultiline, e.joinMax
+		if e.o.PodLogRules && b.join.Rule == nil {
+			b.join.Rule = b.multiLineRule // once: a method value allocates
+		}
+		r.Join = &b.join
+	}
 	b.maxBytes = e.o.MaxBatchBytes
 	b.memo = labelMemo{labels: b.memo.labels[:0], metaEnc: b.memo.metaEnc[:0]}
 	b.rulesOf, b.rules = nil, nil
@@ -349,6 +383,13 @@ func (b *Batch) podRules(k8s []byte) annotations.Rules {
 	}
 	b.problems.Count(b.problem)
 	return b.rules
+}
+
+// multiLineRule returns the multi_line rule of a record's pod (see
+// entry.Joining.Rule).
+func (b *Batch) multiLineRule(k8s []byte) *regexp.Regexp {
+	m := kube.FromMap(k8s)
+	return b.ads.Get(m.Annotations, m.Container).MultiLine
 }
 
 // kubernetes reads a record's kubernetes map, completed from the tag.

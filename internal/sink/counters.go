@@ -21,6 +21,12 @@ var (
 	joined    = destination.Note{Name: "lines_joined", Info: true, Msg: "split lines (P parts) joined into one line"}
 	filtered  = destination.Note{Name: "records_filtered", Filtered: true, Info: true,
 		Msg: "records excluded by their pod's log processing rules (ad.datadoghq.com/<container>.logs) are not sent"}
+	multilineJoined = destination.Note{Name: "multiline_joined", Info: true,
+		Msg: "lines of stack traces joined into the entry of the trace they continue (auto_multiline, or a pod's multi_line rule)"}
+	multilineCut = destination.Note{Name: "multiline_cut",
+		Msg: "stack traces longer than an entry may be (the destination's line limit, or 1000 lines) go on in the next entry"}
+	multilineSplit = destination.Note{Name: "multiline_split", Info: true,
+		Msg: "stack traces whose lines straddled two chunks arrive as two entries (a chunk began inside one)"}
 )
 
 // lineMemory bounds how many distinct note lines the counters remember
@@ -55,7 +61,9 @@ func newCounters(log Logger) *counters {
 // read counts what every destination counts of a chunk.
 func (c *counters) read(n entry.Counts) {
 	c.add(destination.Count{Note: skipped, N: n.Skipped}, destination.Count{Note: malformed, N: n.Malformed},
-		destination.Count{Note: joined, N: n.Joined}, destination.Count{Note: filtered, N: n.Filtered})
+		destination.Count{Note: joined, N: n.Joined}, destination.Count{Note: filtered, N: n.Filtered},
+		destination.Count{Note: multilineJoined, N: n.MultilineJoined}, destination.Count{Note: multilineCut, N: n.MultilineCut},
+		destination.Count{Note: multilineSplit, N: n.MultilineSplit})
 }
 
 // delivered counts a delivery's records sent and dropped.

@@ -36,6 +36,7 @@ var suites = []suite{
 	{"readme", []string{"./test/readme"}},
 	{"differential", []string{"./test/differential"}},
 	{"chart", []string{"./test/chart"}},
+	{"multiline", []string{"./test/multiline", "-run", "^TestFargatePathJoinsTraces$"}}, // stack traces through the Fargate path
 }
 
 func main() {
