@@ -16,10 +16,13 @@ package chart
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -234,7 +237,8 @@ func (e *env) startRouter(r router, example string, port int) *fluentbit.Process
 
 // aggregatorConfig is the example's rendered aggregator configuration with
 // the pod's paths and addresses mapped to the test's: storage under dir,
-// both listeners and the metrics server on 127.0.0.1, the destination URLs
+// both listeners on 127.0.0.1 (Fluent Bit's HTTP server, where kubeship's
+// metrics are, and the elasticsearch input), the destination URLs
 // the test's servers', the Datadog API key file a test file, and a run
 // label added to the Loki labels so tests sharing a Loki tell theirs apart.
 func (e *env) aggregatorConfig(example, dir string, port int, lokiURL, ddURL, apikeyFile string) string {
@@ -250,7 +254,7 @@ func (e *env) aggregatorConfig(example, dir string, port int, lokiURL, ddURL, ap
 		}
 		return p
 	}
-	conf, err := rd.Aggregator(Local{Dir: dir, Port: port, HTTPPort: free(), MetricsPort: free(),
+	conf, err := rd.Aggregator(Local{Dir: dir, Port: port, HTTPPort: free(),
 		LokiURL: lokiURL, LokiLabels: ",run=" + e.run, DatadogURL: ddURL, APIKeyFile: apikeyFile})
 	if err != nil {
 		e.t.Fatal(err)
@@ -465,7 +469,8 @@ func TestRenderedHopToDatadog(t *testing.T) {
 
 // The both-destinations example (Loki with basic auth from the
 // environment, as its Secret fills it, and Datadog) behind the Loki
-// example's router: every line once in each.
+// example's router: every line once in each, and kubeship's metrics on
+// Fluent Bit's endpoint, without metrics_listen, counting them sent.
 func TestRenderedHopToBoth(t *testing.T) {
 	e := newEnv(t)
 	r := firstRouter(t)
@@ -486,8 +491,56 @@ func TestRenderedHopToBoth(t *testing.T) {
 	if !strings.Contains(conf, "${KUBESHIP_LOKI_SECRET}") {
 		t.Fatalf("the both example no longer reads Loki's password from the environment:\n%s", conf)
 	}
+	if strings.Contains(conf, "metrics_listen") {
+		t.Fatalf("the both example sets metrics_listen: kubeship's metrics are on Fluent Bit's endpoint without it:\n%s", conf)
+	}
 	e.startAggregator("aggregator", conf)
+	// kubeship's metrics on Fluent Bit's endpoint: there at 0 before the
+	// router sends, then every record sent to each destination.
+	httpPort := httpPortOf(t, conf)
+	e.waitSent(httpPort, map[string]float64{"loki": 0, "datadog": 0}, 30*time.Second)
 	e.startRouter(r, "fargate-loki", port)
 	e.checkLoki(s, 90*time.Second)
 	e.checkDatadog(dd)
+	n := float64(len(e.lines))
+	e.waitSent(httpPort, map[string]float64{"loki": n, "datadog": n}, 10*time.Second)
+}
+
+// waitSent scrapes the aggregator's Fluent Bit endpoint
+// (/api/v2/metrics/prometheus) until fluentbit_kubeship_records_sent_total
+// is want for each destination, and fails the test if it is not within
+// timeout.
+func (e *env) waitSent(httpPort int, want map[string]float64, timeout time.Duration) {
+	e.t.Helper()
+	var have map[string]float64
+	var err error
+	for deadline := time.Now().Add(timeout); ; time.Sleep(200 * time.Millisecond) {
+		var found bool
+		have, found, err = KubeshipMetric(httpPort, "records_sent_total")
+		if err == nil && found && maps.Equal(have, want) {
+			e.t.Logf("Fluent Bit's /api/v2/metrics/prometheus: fluentbit_kubeship_records_sent_total %v", have)
+			return
+		}
+		if err == nil && !found {
+			err = errors.New("no fluentbit_kubeship_records_sent_total")
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	e.t.Fatalf("Fluent Bit's /api/v2/metrics/prometheus: fluentbit_kubeship_records_sent_total by destination %v (%v), want %v", have, err, want)
+}
+
+// httpPortOf reads [SERVICE] HTTP_Port of a configuration.
+func httpPortOf(t *testing.T, conf string) int {
+	t.Helper()
+	for _, l := range strings.Split(conf, "\n") {
+		if f := strings.Fields(l); len(f) == 2 && strings.EqualFold(f[0], "http_port") {
+			if n, err := strconv.Atoi(f[1]); err == nil {
+				return n
+			}
+		}
+	}
+	t.Fatalf("no HTTP_Port in the configuration:\n%s", conf)
+	return 0
 }

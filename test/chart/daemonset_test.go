@@ -51,7 +51,6 @@ func TestRenderedDaemonSetToLoki(t *testing.T) {
 		{"FILTER", "kubernetes", "kube_tag_prefix", Set(prefix)},
 		{"OUTPUT", "kubeship", "url", Set(s.PushURL())},
 		{"OUTPUT", "kubeship", "labels", func(old string) string { return old + ",run=" + e.run }},
-		{"OUTPUT", "kubeship", "metrics_listen", Set(fmt.Sprintf("127.0.0.1:%d", freePortT(t)))},
 	})
 	if err != nil {
 		t.Fatal(err)

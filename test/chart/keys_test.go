@@ -16,7 +16,8 @@ var fluentBitKeys = map[string]bool{"name": true, "match": true, "match_regex": 
 
 // Every kubeship output the chart renders (each file of conf/k8s) is one
 // kubeship's own parser accepts, the mounted files and the environment
-// standing in as in the pod. Needs no Fluent Bit.
+// standing in as in the pod, and none sets metrics_listen. Needs no Fluent
+// Bit.
 func TestRenderedKubeshipKeysParse(t *testing.T) {
 	root, err := host.RepoRoot()
 	if err != nil {
@@ -40,6 +41,11 @@ func TestRenderedKubeshipKeysParse(t *testing.T) {
 			}
 			for _, o := range kubeshipOutputs(conf) {
 				outputs++
+				// kubeship's metrics are on Fluent Bit's endpoint; the
+				// chart's config.metricsListen (off) adds the listener.
+				if l, ok := o["metrics_listen"]; ok {
+					t.Errorf("%s, ConfigMap %s: metrics_listen %s: kubeship's metrics are on Fluent Bit's endpoint (port 2020, /api/v2/metrics/prometheus) without it", filepath.Base(p), name, l)
+				}
 				m := config.Map{}
 				for k, v := range o {
 					if fluentBitKeys[k] {

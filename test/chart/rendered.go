@@ -8,8 +8,11 @@ package chart
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -162,7 +165,7 @@ type Local struct {
 	Dir         string // storage (Dir/storage) and plugins.conf
 	Port        int    // the elasticsearch input, on 127.0.0.1
 	HTTPPort    int    // Fluent Bit's HTTP server, on 127.0.0.1
-	MetricsPort int    // kubeship's metrics_listen, on 127.0.0.1
+	MetricsPort int    // kubeship's metrics_listen, on 127.0.0.1, where the rendering sets it (config.metricsListen)
 	LokiURL     string // replaces the Loki output's url
 	LokiLabels  string // appended to its labels, e.g. ",run=x"
 	DatadogURL  string // the Datadog output's url (site's intake otherwise)
@@ -183,7 +186,14 @@ func (r Rendered) Aggregator(l Local) (string, error) {
 		{"SERVICE", "", "http_port", Set(fmt.Sprint(l.HTTPPort))},
 		{"INPUT", "elasticsearch", "listen", Set("127.0.0.1")},
 		{"INPUT", "elasticsearch", "port", Set(fmt.Sprint(l.Port))},
-		{"OUTPUT", "kubeship", "metrics_listen", Set(fmt.Sprintf("127.0.0.1:%d", l.MetricsPort))},
+	}
+	// kubeship's metrics are on Fluent Bit's endpoint (HTTPPort); the chart
+	// sets metrics_listen only with config.metricsListen.
+	if strings.Contains(conf, "metrics_listen") {
+		if l.MetricsPort == 0 {
+			return "", fmt.Errorf("%s: the rendered aggregator sets metrics_listen: give Local a MetricsPort", r.path)
+		}
+		maps = append(maps, Mapping{"OUTPUT", "kubeship", "metrics_listen", Set(fmt.Sprintf("127.0.0.1:%d", l.MetricsPort))})
 	}
 	if l.LokiURL != "" {
 		maps = append(maps, Mapping{"OUTPUT", "kubeship", "url", Set(l.LokiURL)})
@@ -228,4 +238,47 @@ func (r Rendered) CanaryArgs() ([]string, error) {
 		}
 	}
 	return nil, fmt.Errorf("%s: no kubeship-canary Deployment with args", r.path)
+}
+
+// KubeshipMetric scrapes Fluent Bit's endpoint, /api/v2/metrics/prometheus
+// on 127.0.0.1:httpPort, and returns fluentbit_kubeship_<name> by
+// destination, summed over the outputs (and other labels), and whether
+// the scrape held it at all.
+func KubeshipMetric(httpPort int, name string) (map[string]float64, bool, error) {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v2/metrics/prometheus", httpPort))
+	if err != nil {
+		return nil, false, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, false, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, false, fmt.Errorf("/api/v2/metrics/prometheus: %s: %.200s", resp.Status, b)
+	}
+	m, found := map[string]float64{}, false
+	for _, l := range strings.Split(string(b), "\n") {
+		labels, ok := strings.CutPrefix(l, "fluentbit_kubeship_"+name+"{")
+		end := strings.LastIndexByte(labels, '}')
+		if !ok || end < 0 {
+			continue
+		}
+		// value, then an optional timestamp
+		f := strings.Fields(labels[end+1:])
+		if len(f) == 0 {
+			return nil, false, fmt.Errorf("unreadable line %q", l)
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			return nil, false, fmt.Errorf("line %q: %v", l, err)
+		}
+		dest := ""
+		if _, rest, ok := strings.Cut(labels[:end], `destination="`); ok {
+			dest, _, _ = strings.Cut(rest, `"`)
+		}
+		m[dest] += v
+		found = true
+	}
+	return m, found, nil
 }

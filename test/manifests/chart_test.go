@@ -205,6 +205,8 @@ func TestValueSetsRender(t *testing.T) {
 		{"router_tls", "fargate-both", []string{"router.create=true", "router.tls=true"}, nil},
 		{"daemonset_both", "ec2-daemonset", []string{"datadog.enabled=true", "datadog.apiKey.existingSecret=dd", "metrics.serviceMonitor.enabled=true"}, []string{"*v1.DaemonSet", "*v1.ServiceMonitor"}},
 		{"image_digest", "fargate-loki", []string{"image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}, nil},
+		{"metrics_listen", "fargate-both", []string{"config.metricsListen=true", "metrics.serviceMonitor.enabled=true"}, []string{"*v1.ServiceMonitor"}},
+		{"metrics_listen_daemonset", "ec2-daemonset", []string{"config.metricsListen=true", "config.metricsPort=9102", "metrics.serviceMonitor.enabled=true"}, []string{"*v1.ServiceMonitor"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out, err := render(t, tt.example, tt.sets...)
@@ -223,6 +225,43 @@ func TestValueSetsRender(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// kubeship's metrics are scraped from Fluent Bit's endpoint: no example
+// (nor the defaults) sets metrics_listen, and config.metricsListen sets it
+// in every kubeship output.
+func TestMetricsOnFluentBitsEndpoint(t *testing.T) {
+	count := func(t *testing.T, example string, sets ...string) (outs, listens int) {
+		t.Helper()
+		out, err := render(t, example, sets...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs, err := decode(example, []byte(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := set{name: example, docs: docs}
+		for _, w := range s.workloads() {
+			if _, conf, ok := s.fluentBit(w); ok {
+				for _, o := range sectionsOf(parseClassic(conf), "OUTPUT", "kubeship") {
+					outs++
+					if o.get("metrics_listen") != "" {
+						listens++
+					}
+				}
+			}
+		}
+		return outs, listens
+	}
+	for _, ex := range append([]string{""}, examples(t)...) {
+		if outs, listens := count(t, ex); outs == 0 || listens > 0 {
+			t.Errorf("example %q: %d of %d kubeship outputs set metrics_listen, want none", ex, listens, outs)
+		}
+	}
+	if outs, listens := count(t, "fargate-both", "config.metricsListen=true"); outs != 2 || listens != 2 {
+		t.Errorf("config.metricsListen=true: %d of %d kubeship outputs set metrics_listen, want 2 of 2", listens, outs)
 	}
 }
 

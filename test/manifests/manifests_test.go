@@ -9,11 +9,14 @@ package manifests
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +24,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // workload is a Deployment, StatefulSet or DaemonSet.
@@ -81,6 +85,7 @@ func checkSet(t *testing.T, s set) {
 	checkWorkloads(t, s)
 	checkNoSecretInConfigMaps(t, s)
 	checkAggregator(t, s)
+	checkMetricsServices(t, s)
 	checkRBAC(t, s)
 	if cm := s.configMap("aws-logging"); cm != nil {
 		checkFargateRouter(t, s, cm)
@@ -208,17 +213,122 @@ func checkWorkloads(t *testing.T, s set) {
 		if len(outs) == 0 {
 			t.Errorf("%s: no kubeship output", where)
 		}
-		for _, o := range outs {
-			if o.get("metrics_listen") != fmt.Sprintf("0.0.0.0:%d", ports["metrics"]) {
-				t.Errorf("%s: metrics_listen %q, want the port named metrics (%d)", where, o.get("metrics_listen"), ports["metrics"])
-			}
-		}
-		if a := w.pod.Annotations; a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != fmt.Sprint(ports["metrics"]) {
-			t.Errorf("%s: scrape annotations for the metrics port wanted, have %v", where, a)
-		}
+		checkMetricsPorts(t, where, w, ports, outs)
 		checkTermination(t, where, spec, c, svc, outs)
 		checkBuffer(t, where, w, svc, outs)
 	}
+}
+
+// kubeship's metrics are on Fluent Bit's endpoint
+// (/api/v2/metrics/prometheus on the port named http), where the pod's
+// scrape annotations point, and the pod declares no port named metrics
+// that nothing listens on. Where the outputs set metrics_listen (for a
+// Fluent Bit built without metrics), every one of them does, on the port
+// named metrics, and the annotations point at its /metrics.
+func checkMetricsPorts(t *testing.T, where string, w workload, ports map[string]int32, outs []section) {
+	listen := 0
+	for _, o := range outs {
+		if l := o.get("metrics_listen"); l != "" {
+			listen++
+			if _, ok := ports["metrics"]; !ok || l != fmt.Sprintf("0.0.0.0:%d", ports["metrics"]) {
+				t.Errorf("%s: metrics_listen %q, want 0.0.0.0 on the port named metrics (%v)", where, l, ports)
+			}
+		}
+	}
+	wantPort, wantPath := ports["http"], "/api/v2/metrics/prometheus"
+	switch listen {
+	case 0:
+		if p, ok := ports["metrics"]; ok {
+			t.Errorf("%s: a port named metrics (%d) without metrics_listen: nothing listens there; kubeship's metrics are on Fluent Bit's endpoint (port http)", where, p)
+		}
+	case len(outs):
+		wantPort, wantPath = ports["metrics"], "/metrics"
+	default:
+		t.Errorf("%s: %d of %d kubeship outputs set metrics_listen: all or none", where, listen, len(outs))
+	}
+	if a := w.pod.Annotations; a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != fmt.Sprint(wantPort) || a["prometheus.io/path"] != wantPath {
+		t.Errorf("%s: scrape annotations for port %d, path %s wanted (kubeship's metrics), have %v", where, wantPort, wantPath, a)
+	}
+}
+
+// The Services and ServiceMonitors of Fluent Bit's pods reach ports the
+// pods declare: each Service's named targetPort is a container port of
+// the pods it selects, a Service's scrape annotations name a container
+// port and scrape no pod its own annotations already scrape there, and
+// each ServiceMonitor endpoint is a port of a Service it selects, scraped
+// at that port's path (Fluent Bit's endpoint on http, kubeship's /metrics
+// on metrics).
+func checkMetricsServices(t *testing.T, s set) {
+	var services []*corev1.Service
+	for _, d := range s.docs {
+		if svc, ok := d.obj.(*corev1.Service); ok {
+			services = append(services, svc)
+		}
+	}
+	for _, svc := range services {
+		where := fmt.Sprintf("%s: Service %s", s.name, svc.Name)
+		for _, w := range s.workloads() {
+			if w.namespace != svc.Namespace || !selects(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector}, w.pod.Labels) {
+				continue
+			}
+			named := map[string]int32{}
+			for _, c := range w.pod.Spec.Containers {
+				for _, p := range c.Ports {
+					named[p.Name] = p.ContainerPort
+				}
+			}
+			for _, p := range svc.Spec.Ports {
+				if p.TargetPort.Type == intstr.String {
+					if _, ok := named[p.TargetPort.StrVal]; !ok {
+						t.Errorf("%s: port %s targets %s, which %s %s does not declare", where, p.Name, p.TargetPort.StrVal, w.kind, w.name)
+					}
+				}
+			}
+			a := svc.Annotations
+			if a["prometheus.io/scrape"] != "true" {
+				continue
+			}
+			if !slices.Contains(slices.Collect(maps.Values(named)), int32(atoi(a["prometheus.io/port"]))) {
+				t.Errorf("%s: scrape annotation port %s is no container port of %s %s (%v)", where, a["prometheus.io/port"], w.kind, w.name, named)
+			}
+			pa := w.pod.Annotations
+			if pa["prometheus.io/scrape"] == "true" && pa["prometheus.io/port"] == a["prometheus.io/port"] && pa["prometheus.io/path"] == a["prometheus.io/path"] {
+				t.Errorf("%s: scrape annotations for port %s, path %s, as on %s %s's pods: each pod would be scraped twice", where, a["prometheus.io/port"], a["prometheus.io/path"], w.kind, w.name)
+			}
+		}
+	}
+	for _, d := range s.docs {
+		sm, ok := d.obj.(*monitoringv1.ServiceMonitor)
+		if !ok {
+			continue
+		}
+		where := fmt.Sprintf("%s: ServiceMonitor %s", s.name, sm.Name)
+		var ports []corev1.ServicePort
+		for _, svc := range services {
+			if slices.Contains(sm.Spec.NamespaceSelector.MatchNames, svc.Namespace) && selects(&sm.Spec.Selector, svc.Labels) {
+				ports = append(ports, svc.Spec.Ports...)
+			}
+		}
+		if len(sm.Spec.Endpoints) == 0 {
+			t.Errorf("%s: no endpoints", where)
+		}
+		for _, e := range sm.Spec.Endpoints {
+			i := slices.IndexFunc(ports, func(p corev1.ServicePort) bool { return p.Name == e.Port })
+			if i < 0 {
+				t.Errorf("%s: endpoint port %q is no port of the Services it selects", where, e.Port)
+				continue
+			}
+			want := map[string]string{"http": "/api/v2/metrics/prometheus", "metrics": "/metrics"}[ports[i].TargetPort.String()]
+			if e.Path != want {
+				t.Errorf("%s: endpoint port %s (→ %s) scraped at %q, want %q", where, e.Port, ports[i].TargetPort.String(), e.Path, want)
+			}
+		}
+	}
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // Fluent Bit's Grace outlasts a flush's retry_budget (and batch_wait), and

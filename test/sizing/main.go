@@ -240,7 +240,7 @@ func measure(bin, so string, rd chart.Rendered, rate, routers int, warmup, durat
 		return r, err
 	}
 	defer os.RemoveAll(dir)
-	local := chart.Local{Dir: dir, Port: freePort(), HTTPPort: freePort(), MetricsPort: freePort(),
+	local := chart.Local{Dir: dir, Port: freePort(), HTTPPort: freePort(),
 		LokiURL: fmt.Sprintf("http://%s/loki/api/v1/push", ln.Addr())}
 	conf, err := rd.Aggregator(local)
 	if err != nil {
@@ -346,7 +346,7 @@ func measure(bin, so string, rd chart.Rendered, rate, routers int, warmup, durat
 	// Every record posted is counted sent by kubeship.
 	end := time.Now()
 	for {
-		sent, err := recordsSent(local.MetricsPort)
+		sent, err := recordsSent(local.HTTPPort)
 		if err == nil && sent >= r.posted {
 			r.sent, r.drain = sent, time.Since(end)
 			break
@@ -404,29 +404,18 @@ func cpuSeconds(pid int) (float64, error) {
 	return (u + st) / clockTicks, nil
 }
 
-// recordsSent sums kubeship_records_sent_total over the outputs.
-func recordsSent(port int) (int64, error) {
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
+// recordsSent sums fluentbit_kubeship_records_sent_total over the outputs,
+// from Fluent Bit's endpoint on httpPort (the chart sets no metrics_listen).
+func recordsSent(httpPort int) (int64, error) {
+	m, found, err := chart.KubeshipMetric(httpPort, "records_sent_total")
+	if err == nil && !found {
+		err = errors.New("no fluentbit_kubeship_records_sent_total on Fluent Bit's endpoint")
 	}
 	var sum float64
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "kubeship_records_sent_total") {
-			f := strings.Fields(l)
-			v, err := strconv.ParseFloat(f[len(f)-1], 64)
-			if err != nil {
-				return 0, err
-			}
-			sum += v
-		}
+	for _, v := range m {
+		sum += v
 	}
-	return int64(sum), nil
+	return int64(sum), err
 }
 
 // bulk is one router's request: n records of pod i's container as the es

@@ -57,7 +57,6 @@ func sidecar(bin, so, root string, rates []int, each time.Duration) (string, err
 		{Section: "SERVICE", Key: "http_listen", Value: chart.Set("127.0.0.1")},
 		{Section: "SERVICE", Key: "http_port", Value: chart.Set(fmt.Sprint(freePort()))},
 		{Section: "OUTPUT", Name: "kubeship", Key: "url", Value: chart.Set(fmt.Sprintf("http://%s/loki/api/v1/push", ln.Addr()))},
-		{Section: "OUTPUT", Name: "kubeship", Key: "metrics_listen", Value: chart.Set(fmt.Sprintf("127.0.0.1:%d", freePort()))},
 	})
 	if err != nil {
 		return "", err

@@ -209,7 +209,9 @@ text goes into the aws-logging ConfigMap and NOTES.txt. */}}
     batch_wait               {{ .Values.config.batchWait }}
 {{- end }}
     retry_budget             {{ .Values.config.retryBudgetSeconds }}s
+{{- if .Values.config.metricsListen }}
     metrics_listen           0.0.0.0:{{ .Values.config.metricsPort }}
+{{- end }}
 {{- range $k, $v := .Values.loki.extraKeys }}
     {{ printf "%-24s %v" $k $v }}
 {{- end }}
@@ -229,7 +231,9 @@ text goes into the aws-logging ConfigMap and NOTES.txt. */}}
     cluster_name             {{ . }}
 {{- end }}
     retry_budget             {{ .Values.config.retryBudgetSeconds }}s
+{{- if .Values.config.metricsListen }}
     metrics_listen           0.0.0.0:{{ .Values.config.metricsPort }}
+{{- end }}
 {{- range $k, $v := .Values.datadog.extraKeys }}
     {{ printf "%-24s %v" $k $v }}
 {{- end }}

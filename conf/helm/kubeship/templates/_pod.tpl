@@ -11,8 +11,13 @@ metadata:
     checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}
     {{- if .Values.metrics.scrapeAnnotations }}
     prometheus.io/scrape: "true"
+    {{- if .Values.config.metricsListen }}
     prometheus.io/port: {{ .Values.config.metricsPort | quote }}
     prometheus.io/path: /metrics
+    {{- else }}
+    prometheus.io/port: {{ .Values.config.httpPort | quote }}
+    prometheus.io/path: /api/v2/metrics/prometheus
+    {{- end }}
     {{- end }}
     {{- with .Values.podAnnotations }}
     {{- toYaml . | nindent 4 }}
@@ -45,9 +50,11 @@ spec:
         - name: http
           containerPort: {{ .Values.config.httpPort }}
           protocol: TCP
+        {{- if .Values.config.metricsListen }}
         - name: metrics
           containerPort: {{ .Values.config.metricsPort }}
           protocol: TCP
+        {{- end }}
       {{- if or (and .Values.loki.enabled (ne .Values.loki.auth.type "none")) .Values.env }}
       env:
         {{- if and .Values.loki.enabled (ne .Values.loki.auth.type "none") }}
