@@ -217,7 +217,8 @@ func (p *path) write(gap time.Duration) {
 		defer f.Close()
 		files[i] = f
 	}
-	// Round robin over the pods, one event's run of lines at a time.
+	// Round robin over the pods, one event at a time: its lines in one
+	// write, with the lines of the other stream written between them.
 	next := make([]int, len(p.pods))
 	for done := false; !done; {
 		done = true
@@ -229,10 +230,15 @@ func (p *path) write(gap time.Duration) {
 			done = false
 			var b []byte
 			ev := ws[next[i]].Event
-			for next[i] < len(ws) && ws[next[i]].Event == ev {
+			last := next[i]
+			for k := next[i]; k < len(ws); k++ {
+				if ws[k].Event == ev {
+					last = k
+				}
+			}
+			for ; next[i] <= last; next[i]++ {
 				w := ws[next[i]]
 				b = fargate.AppendCRI(b, fargate.Line{Time: w.Time, Stream: w.Stream, Text: w.Text})
-				next[i]++
 			}
 			if _, err := files[i].Write(b); err != nil {
 				t.Fatal(err)
