@@ -1,6 +1,9 @@
 package entry
 
-import "bytes"
+import (
+	"bytes"
+	"time"
+)
 
 // CRILine is a line in the CRI log format, as containerd writes it and as
 // the Fargate router's tail input reads it when no parser is configured:
@@ -12,9 +15,10 @@ type CRILine struct {
 	Message []byte
 }
 
-// ParseCRI recognizes a CRI line. It is hand-written rather than a regexp
-// and time.Parse because it runs on every record of a router without a
-// parser, and it allocates nothing; FuzzParseCRI checks it against time.Parse.
+// ParseCRI recognizes a CRI line. It is written out rather than a regexp
+// because it runs on every record of a router without a parser, and it
+// allocates nothing for containerd's lines (see parseRFC3339);
+// FuzzParseCRI checks its times against time.Parse.
 func ParseCRI(b []byte) (CRILine, bool) {
 	sp := bytes.IndexByte(b, ' ')
 	if sp < 0 {
@@ -47,91 +51,46 @@ func ParseCRI(b []byte) (CRILine, bool) {
 	return CRILine{Time: t, Stream: stream, Partial: tag[0] == 'P', Message: msg}, true
 }
 
-// parseRFC3339 parses YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM) to Unix nanoseconds.
+// parseRFC3339 reads YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM), as the
+// runtime writes it (time.RFC3339Nano), to Unix nanoseconds, with
+// time.Parse. A shape check comes first, so that a record whose log is no
+// CRI line costs a few comparisons, and so that what time.Parse's fast path
+// refuses never reaches its laxer fallback, which reads what no runtime
+// writes: refused on purpose are years before 1970 or after 2261 (no
+// runtime's clock; beyond 2262 a time does not fit int64 nanoseconds), more
+// than nine fractional digits, a comma before them, and offsets of 24 hours
+// or 60 minutes, as the hand-written parser this replaced refused them
+// (FuzzParseRFC3339 compares the three; FuzzFormatRFC3339 reads back what
+// time.Format writes). It costs more than the hand-written parser did:
+// 930 instructions against 620 (BenchmarkParseRFC3339, counted by
+// valgrind's cachegrind), 52–62 ns against 34–40 in the quietest of five
+// interleaved runs on a busy machine: about 15 ns a record, 1% of what
+// the plugin spends on one. Nothing
+// is allocated for a time of up to 32 bytes, which holds containerd's (UTC:
+// Z); a longer one (an offset and seven or more fractional digits) is
+// copied to the heap to make the string.
 func parseRFC3339(b []byte) (int64, bool) {
-	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+	n := len(b)
+	if n < 20 || n > 35 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
 		return 0, false
 	}
-	year, ok1 := digits(b[0:4])
-	month, ok2 := digits(b[5:7])
-	day, ok3 := digits(b[8:10])
-	hour, ok4 := digits(b[11:13])
-	minute, ok5 := digits(b[14:16])
-	sec, ok6 := digits(b[17:19])
-	// Years outside 1970..2261 are no runtime's clock, and beyond 2262 do
-	// not fit Unix nanoseconds.
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || year < 1970 || year > 2261 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+	if y := int(b[0])*1000 + int(b[1])*100 + int(b[2])*10 + int(b[3]) - '0'*1111; y < 1970 || y > 2261 {
+		return 0, false // digits or not: time reads the digits
+	}
+	zone := 1 // Z
+	if b[n-1] != 'Z' {
+		zone = 6 // ±HH:MM, up to 23:59
+		if z := b[n-6:]; z[0] != '+' && z[0] != '-' || z[3] != ':' || z[1] > '2' || z[1] == '2' && z[2] > '3' || z[4] > '5' {
+			return 0, false
+		}
+	}
+	// Between the seconds and the zone: nothing, or '.' and 1 to 9 digits.
+	if frac := n - 19 - zone; frac != 0 && (b[19] != '.' || frac < 2 || frac > 10) {
 		return 0, false
 	}
-	rest := b[19:]
-	var nanos int64
-	if len(rest) > 0 && rest[0] == '.' {
-		n := 1
-		scale := int64(100_000_000)
-		for ; n < len(rest) && rest[n] >= '0' && rest[n] <= '9'; n++ {
-			nanos += int64(rest[n]-'0') * scale
-			scale /= 10
-		}
-		if n == 1 || n > 10 {
-			return 0, false
-		}
-		rest = rest[n:]
-	}
-	var offset int64
-	switch {
-	case len(rest) == 1 && rest[0] == 'Z':
-	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
-		oh, ok1 := digits(rest[1:3])
-		om, ok2 := digits(rest[4:6])
-		if !ok1 || !ok2 || oh > 23 || om > 59 {
-			return 0, false
-		}
-		offset = (oh*60 + om) * 60
-		if rest[0] == '-' {
-			offset = -offset
-		}
-	default:
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
 		return 0, false
 	}
-	secs := daysSinceEpoch(year, month, day)*86400 + hour*3600 + minute*60 + sec - offset
-	return secs*1e9 + nanos, true
-}
-
-func digits(b []byte) (int64, bool) {
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
-func isLeap(y int64) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
-
-func daysIn(month, year int64) int64 {
-	switch month {
-	case 2:
-		if isLeap(year) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
-// daysSinceEpoch is days_from_civil (Howard Hinnant's algorithm), for years from 1970.
-func daysSinceEpoch(y, m, d int64) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
+	return t.UnixNano(), true
 }
