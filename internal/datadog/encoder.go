@@ -669,17 +669,9 @@ func appendDatadogID(dst, hex []byte) ([]byte, bool) {
 	if len(hex) != 16 && len(hex) != 32 || !entry.IsHex(hex) {
 		return dst, false
 	}
-	var n uint64
-	for _, c := range hex[len(hex)-16:] {
-		switch {
-		case c <= '9':
-			c -= '0'
-		case c >= 'a':
-			c -= 'a' - 10
-		default:
-			c -= 'A' - 10
-		}
-		n = n<<4 | uint64(c)
+	n, err := strconv.ParseUint(string(hex[len(hex)-16:]), 16, 64)
+	if err != nil { // cannot happen: 16 hex digits fit
+		return dst, false
 	}
 	return strconv.AppendUint(dst, n, 10), true
 }
