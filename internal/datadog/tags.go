@@ -188,6 +188,18 @@ func (l *tagList) add(key string, value ...[]byte) { l.addN(key, len(key), value
 
 // addN is add for a key of keyChars characters (a sanitized user name).
 func (l *tagList) addN(key string, keyChars int, value ...[]byte) {
+	appendKeyed(l, key, keyChars, value)
+}
+
+// addKey is addN for a key in bytes (an annotation's name, sanitized into
+// l.name, which no string need be made of).
+func (l *tagList) addKey(key []byte, keyChars int, value ...[]byte) {
+	appendKeyed(l, key, keyChars, value)
+}
+
+// appendKeyed appends key:value, the parts of value joined and sanitized, and
+// keeps it unless it is empty or a duplicate.
+func appendKeyed[K string | []byte](l *tagList, key K, keyChars int, value [][]byte) {
 	if len(value) == 0 || len(value) == 1 && len(value[0]) == 0 {
 		return
 	}
@@ -213,31 +225,6 @@ func (l *tagList) addN(key string, keyChars int, value ...[]byte) {
 	} else {
 		l.keepMany(at, start)
 	}
-}
-
-// addKey is addN for a key in bytes (an annotation's name, sanitized into
-// l.name, which no string need be made of).
-func (l *tagList) addKey(key []byte, keyChars int, value ...[]byte) {
-	if len(value) == 0 || len(value) == 1 && len(value[0]) == 0 {
-		return
-	}
-	at := len(l.buf)
-	if at > 0 {
-		l.buf = append(l.buf, ',')
-	}
-	start := len(l.buf)
-	l.buf = append(l.buf, key...)
-	l.buf = append(l.buf, ':')
-	st := tagState{chars: keyChars + 1}
-	valueAt := len(l.buf)
-	for _, v := range value {
-		l.buf = appendSanitized(l.buf, v, &st)
-	}
-	if len(l.buf) == valueAt {
-		l.buf = l.buf[:at]
-		return
-	}
-	l.keep(at, start)
 }
 
 // addTag appends a whole tag that is already sanitized (Options.Tags).
@@ -276,7 +263,7 @@ func (l *tagList) keep(at, start int) {
 	}
 }
 
-// keepFew is keep by comparing, small enough to be inlined (addN).
+// keepFew is keep by comparing, small enough to be inlined (appendKeyed).
 func (l *tagList) keepFew(at, start int) {
 	tag := l.buf[start:]
 	for _, s := range l.spans {
