@@ -230,7 +230,9 @@ FUZZ_TARGETS := ./internal/event:FuzzReader ./internal/record:FuzzAppendJSON ./i
 	./internal/entry:FuzzParseCRI ./internal/entry:FuzzJSONContext ./internal/entry:FuzzReaderJoin ./internal/kube:FuzzFromTag \
 	./internal/datadog:FuzzTags ./internal/datadog:FuzzEncode ./internal/datadog:FuzzCutUTF8 ./internal/annotations:FuzzRead \
 	./internal/multiline:FuzzNext ./internal/entry:FuzzReaderJoinLines \
-	./test/hostile:FuzzAttacker ./internal/annotations:FuzzMask ./internal/datadog:FuzzAppendMasked
+	./test/hostile:FuzzAttacker ./internal/annotations:FuzzMask ./internal/datadog:FuzzAppendMasked \
+	./internal/record:FuzzHeader ./internal/record:FuzzAppendJSONString ./internal/record:FuzzAppendJSONLibraries \
+	./internal/entry:FuzzParseRFC3339 ./internal/entry:FuzzFormatRFC3339
 
 fuzz-short: ## Run each fuzz target on FUZZTIME inputs (20000x)
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kubeship/kubeship/internal/event"
 	"github.com/kubeship/kubeship/internal/event/eventtest"
+	"github.com/kubeship/kubeship/internal/record"
 )
 
 // TestReaderMatchesFluentBitGo decodes generated chunks with our Reader and
@@ -146,4 +147,39 @@ func normalize(v any) any {
 		return float64(v)
 	}
 	return v
+}
+
+// BenchmarkReaderFluentBitGo is what fluent-bit-go's decoder, which
+// decodes every record into Go maps by reflection, takes for
+// BenchmarkReader's chunk; walk is our Reader with every body's entries
+// visited (record.Each), the nearest to that work.
+func BenchmarkReaderFluentBitGo(b *testing.B) {
+	const n = 1000
+	chunk := fargateChunk(n)
+	b.Run("fluent-bit-go", func(b *testing.B) {
+		b.SetBytes(int64(len(chunk)))
+		b.ReportAllocs()
+		for b.Loop() {
+			dec := output.NewDecoder(unsafe.Pointer(&chunk[0]), len(chunk))
+			for {
+				if ret, _, _ := output.GetRecord(dec); ret != 0 {
+					break
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+	})
+	b.Run("walk", func(b *testing.B) {
+		var r event.Reader
+		fields := 0
+		b.SetBytes(int64(len(chunk)))
+		b.ReportAllocs()
+		for b.Loop() {
+			r.Reset(chunk)
+			for r.Next() {
+				_ = record.Each(r.Event().Body, func(k, v []byte) bool { fields++; return true })
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+	})
 }

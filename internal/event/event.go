@@ -9,7 +9,12 @@
 // record.
 //
 // [Reader] walks a chunk without copying or allocating: an [Event]'s slices
-// point into the chunk.
+// point into the chunk. It is not fluent-bit-go's decoder, which decodes
+// every record into Go maps by reflection: 125,000 instructions and 193
+// allocations per Fargate-shaped event, against 2,400 and none to frame it
+// here and 4,860 to visit its fields too (BenchmarkReader,
+// BenchmarkReaderFluentBitGo); TestReaderMatchesFluentBitGo checks that the
+// two read the same events.
 package event
 
 import (
@@ -285,43 +290,14 @@ func readTime(b []byte) (ns int64, isInt bool, rest []byte, err error) {
 		return ns, false, rest, nil
 	}
 	if record.Type(b) == record.Time || record.Type(b) == record.Ext {
-		typ, size, ok := extHeader(b)
+		// Named by type and size even when the chunk ends inside its data.
+		_, h, size, ok := record.Header(b)
 		if !ok {
 			return 0, false, b, fmt.Errorf("timestamp: %w", ErrTruncated)
 		}
-		return 0, false, b, fmt.Errorf("timestamp: want %s with 8 bytes, got ext type %d with %d bytes", timeWant, typ, size)
+		return 0, false, b, fmt.Errorf("timestamp: want %s with 8 bytes, got ext type %d with %d bytes", timeWant, int8(b[h-1]), size)
 	}
 	return 0, false, b, typeErr("timestamp", timeWant, b, nil)
-}
-
-// extHeader reads the type and data size of an extension header, whether or
-// not its data follows: a timestamp that is the wrong extension is named by
-// type and size even when the chunk ends inside its data. record has no
-// exported equivalent; its readExt wants the whole value.
-func extHeader(b []byte) (typ int8, size int, ok bool) {
-	switch b[0] {
-	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8:
-		if len(b) < 2 {
-			return 0, 0, false
-		}
-		return int8(b[1]), 1 << (b[0] - 0xd4), true
-	case 0xc7:
-		if len(b) < 3 {
-			return 0, 0, false
-		}
-		return int8(b[2]), int(b[1]), true
-	case 0xc8:
-		if len(b) < 4 {
-			return 0, 0, false
-		}
-		return int8(b[3]), int(b[1])<<8 | int(b[2]), true
-	case 0xc9:
-		if len(b) < 6 {
-			return 0, 0, false
-		}
-		return int8(b[5]), int(uint32(b[1])<<24 | uint32(b[2])<<16 | uint32(b[3])<<8 | uint32(b[4])), true
-	}
-	return 0, 0, false
 }
 
 // extNanos converts the 8 data bytes of a Fluent Bit time: big-endian uint32

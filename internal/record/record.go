@@ -208,33 +208,11 @@ func Text(v []byte) ([]byte, bool) {
 
 // readText reads a str or bin value at the start of b.
 func readText(b []byte) (s, rest []byte, ok bool) {
-	if len(b) == 0 {
-		return nil, b, false
+	if s, rest, ok := shortStr(b); ok { // most keys and values, inlined
+		return s, rest, true
 	}
-	c := b[0]
-	var n, h int
-	switch {
-	case c >= 0xa0 && c <= 0xbf:
-		n, h = int(c&0x1f), 1
-	case c == 0xd9 || c == 0xc4:
-		if len(b) < 2 {
-			return nil, b, false
-		}
-		n, h = int(b[1]), 2
-	case c == 0xda || c == 0xc5:
-		if len(b) < 3 {
-			return nil, b, false
-		}
-		n, h = int(b[1])<<8|int(b[2]), 3
-	case c == 0xdb || c == 0xc6:
-		if len(b) < 5 {
-			return nil, b, false
-		}
-		n, h = int(uint32(b[1])<<24|uint32(b[2])<<16|uint32(b[3])<<8|uint32(b[4])), 5
-	default:
-		return nil, b, false
-	}
-	if len(b)-h < n {
+	k, h, n, ok := Header(b)
+	if !ok || k != Str && k != Bin || len(b)-h < n {
 		return nil, b, false
 	}
 	return b[h : h+n], b[h+n:], true
@@ -242,37 +220,13 @@ func readText(b []byte) (s, rest []byte, ok bool) {
 
 // readExt reads an extension value at the start of b.
 func readExt(b []byte) (typ int8, data, rest []byte, err error) {
-	if len(b) < 2 {
+	k, h, n, ok := Header(b)
+	switch {
+	case len(b) == 0:
 		return 0, nil, b, ErrTruncated
-	}
-	var n, h int
-	switch b[0] {
-	case 0xd4:
-		n, h = 1, 2
-	case 0xd5:
-		n, h = 2, 2
-	case 0xd6:
-		n, h = 4, 2
-	case 0xd7:
-		n, h = 8, 2
-	case 0xd8:
-		n, h = 16, 2
-	case 0xc7:
-		n, h = int(b[1]), 3
-	case 0xc8:
-		if len(b) < 4 {
-			return 0, nil, b, ErrTruncated
-		}
-		n, h = int(b[1])<<8|int(b[2]), 4
-	case 0xc9:
-		if len(b) < 6 {
-			return 0, nil, b, ErrTruncated
-		}
-		n, h = int(uint32(b[1])<<24|uint32(b[2])<<16|uint32(b[3])<<8|uint32(b[4])), 6
-	default:
+	case k != Ext:
 		return 0, nil, b, ErrInvalid
-	}
-	if len(b) < h || len(b)-h < n {
+	case !ok || len(b)-h < n:
 		return 0, nil, b, ErrTruncated
 	}
 	return int8(b[h-1]), b[h : h+n], b[h+n:], nil

@@ -65,7 +65,10 @@ func AppendString(dst, v []byte) ([]byte, bool) {
 // not JSON; <, > and & escaped as \u003c, \u003e and \u0026. It fails on a
 // map key other than a str or an integer (a bin key included), leaves what
 // it wrote so far on malformed input, and writes to an io.Writer where this
-// appends to dst without allocating.
+// appends to dst without allocating. Decoding with msgp and encoding with
+// encoding/json instead gives the same JSON values (FuzzAppendJSONLibraries)
+// for 7 times the instructions and 112 allocations per Fargate record
+// (BenchmarkAppendJSON, BenchmarkAppendJSONLibraries: 12,071 and 89,823).
 func AppendJSON(dst, v []byte) ([]byte, error) {
 	out, rest, err := appendJSON(dst, v, 0)
 	if err != nil {
@@ -101,18 +104,11 @@ func appendJSON(dst, b []byte, depth int) (out, rest []byte, err error) {
 	case 0xca, 0xcb, 0xcc, 0xcd, 0xce, 0xcf, 0xd0, 0xd1, 0xd2, 0xd3:
 		return appendScalar(dst, b, true)
 	case 0xdc, 0xdd, 0xde, 0xdf:
-		h := 3
-		if c == 0xdd || c == 0xdf {
-			h = 5
-		}
-		if len(b) < h {
+		k, h, n, ok := Header(b)
+		if !ok {
 			return dst, b, ErrTruncated
 		}
-		n := int(b[1])<<8 | int(b[2])
-		if h == 5 {
-			n = int(be32(b[1:]))
-		}
-		if c <= 0xdd {
+		if k == Array {
 			return appendArray(dst, b, b[h:], n, depth)
 		}
 		return appendMap(dst, b, b[h:], n, depth)
@@ -189,7 +185,8 @@ func appendMap(dst, at, b []byte, n, depth int) ([]byte, []byte, error) {
 	return append(dst, '}'), b, nil
 }
 
-// shortStr is readText for fixstr and str 8 only, small enough to inline.
+// shortStr is readText for fixstr and str 8 only, small enough to inline
+// (FuzzHeader checks that it reads what readText reads).
 func shortStr(b []byte) (s, rest []byte, ok bool) {
 	if len(b) == 0 {
 		return nil, nil, false
@@ -229,22 +226,6 @@ func appendKey(dst, b []byte, depth int) ([]byte, []byte, error) {
 	return AppendJSONString(dst, js), rest, nil
 }
 
-// scalarLen is the encoded length of a fixed-size scalar (int, uint, float,
-// bool) whose first byte is b[0]; len(b) > 0.
-func scalarLen(b []byte) int {
-	switch b[0] {
-	case 0xcc, 0xd0:
-		return 2
-	case 0xcd, 0xd1:
-		return 3
-	case 0xca, 0xce, 0xd2:
-		return 5
-	case 0xcb, 0xcf, 0xd3:
-		return 9
-	}
-	return 1
-}
-
 // appendKeyText appends the text of a map key that is not a str or bin, as
 // [Each] passes it: its AppendString form, or its JSON for an extension.
 func appendKeyText(dst, k []byte) ([]byte, error) {
@@ -258,7 +239,7 @@ func appendKeyText(dst, k []byte) ([]byte, error) {
 // selects null for NaN and infinities (JSON has no such numbers) instead of
 // strconv's NaN, +Inf, -Inf.
 func appendScalar(dst, b []byte, json bool) ([]byte, []byte, error) {
-	n := scalarLen(b)
+	n := int(heads[b[0]].size) // the whole encoding of a scalar
 	if len(b) < n {
 		return dst, b, ErrTruncated
 	}
@@ -382,7 +363,13 @@ func special8(x uint64) uint64 {
 // AppendJSONString appends s as a JSON string literal: quotes, backslash and
 // control characters escaped (\n, \r, \t, \b, \f or \u00XX), U+2028 and U+2029
 // escaped, invalid UTF-8 replaced by \ufffd; HTML characters are left alone.
-// The output is what encoding/json produces with SetEscapeHTML(false).
+// The output is what encoding/json produces with SetEscapeHTML(false)
+// (FuzzAppendJSONString compares them byte for byte); leaving <, > and &
+// alone is the one difference from encoding/json's default, on purpose:
+// log lines are not HTML. It is written out because every line of every
+// record goes through it: a Fargate log line takes 855 instructions and no
+// allocation here, 3,836 and two allocations through an encoding/json
+// Encoder (BenchmarkAppendJSONString, BenchmarkAppendJSONLibraries).
 func AppendJSONString(dst []byte, s []byte) []byte {
 	// Find the first byte that needs escaping, a word at a time.
 	i := 0
