@@ -151,6 +151,15 @@ func StopShared() {
 	})
 }
 
+// Kill ends Loki at once (SIGKILL), as a crash or an OOM kill would; its
+// data directory stays for a Start on the same Dir. Stop still removes a
+// temporary one.
+func (s *Server) Kill() {
+	if s.proc != nil {
+		s.proc.Kill()
+	}
+}
+
 // PushURL is the push endpoint.
 func (s *Server) PushURL() string { return s.URL + "/loki/api/v1/push" }
 
