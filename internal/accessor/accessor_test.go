@@ -120,30 +120,18 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// ordered encodes a map with its keys in the order given, duplicates kept,
-// as Fluent Bit writes a record whose line was merged: kv alternates keys
-// and values.
-func ordered(kv ...any) msgp.Raw {
-	b := msgp.AppendMapHeader(nil, uint32(len(kv)/2))
-	for i := 0; i+1 < len(kv); i += 2 {
-		b = msgp.AppendString(b, kv[i].(string))
-		b = eventtest.AppendValue(b, kv[i+1])
-	}
-	return msgp.Raw(b)
-}
-
 // A pod controls every byte of its line, and with the kubernetes filter's
 // Merge_Log On a JSON line's fields become top-level keys: a lookup reads
 // the copy Fluent Bit wrote, never one the line added (the tenant, labels
 // and structured metadata of Loki all come through here).
 func TestLookupReadsWhatFluentBitWrote(t *testing.T) {
-	filterK8s := ordered("pod_name", "web-1", "namespace_name", "shop",
-		"labels", ordered("app", "web", "team", "a", "team", "b"), "docker_id", "aaa")
-	lineK8s := ordered("namespace_name", "payments", "labels", ordered("app", "evil"))
+	filterK8s := eventtest.Ordered("pod_name", "web-1", "namespace_name", "shop",
+		"labels", eventtest.Ordered("app", "web", "team", "a", "team", "b"), "docker_id", "aaa")
+	lineK8s := eventtest.Ordered("namespace_name", "payments", "labels", eventtest.Ordered("app", "evil"))
 	// The CRI parser's keys, the line's fields, the filter's map last.
 	merged := func(line ...any) []byte {
 		kv := append([]any{"stream", "stdout", "logtag", "F", "time", "2026-11-22T10:00:00Z"}, line...)
-		return ordered(append(kv, "kubernetes", filterK8s)...)
+		return eventtest.Ordered(append(kv, "kubernetes", filterK8s)...)
 	}
 	tests := []struct {
 		name, pattern string
@@ -156,7 +144,7 @@ func TestLookupReadsWhatFluentBitWrote(t *testing.T) {
 		{"tenant_not_hidden_by_a_line_non_map_before_it", "$kubernetes['namespace_name']",
 			merged("kubernetes", 0), "shop", true},
 		{"tenant_not_hidden_by_a_non_map_after_it", "$kubernetes['namespace_name']",
-			ordered("log", "x", "kubernetes", filterK8s, "kubernetes", 0), "shop", true},
+			eventtest.Ordered("log", "x", "kubernetes", filterK8s, "kubernetes", 0), "shop", true},
 		{"label_from_the_filters_map", "$kubernetes['labels']['app']",
 			merged("kubernetes", lineK8s), "web", true},
 		{"nested_levels_take_the_last_copy_as_fluent_bit", "$kubernetes['labels']['team']",
@@ -165,9 +153,9 @@ func TestLookupReadsWhatFluentBitWrote(t *testing.T) {
 		{"logtag_is_the_parsers", "$logtag", merged("logtag", "P"), "F", true},
 		{"time_is_the_parsers", "$time", merged("time", "2030-01-01T00:00:00Z"), "2026-11-22T10:00:00Z", true},
 		{"flb_tag_is_out_es_first", "$flb_tag",
-			ordered("@timestamp", "t", "flb_tag", "kube.mine", "log", "x", "flb_tag", "kube.theirs"), "kube.mine", true},
+			eventtest.Ordered("@timestamp", "t", "flb_tag", "kube.mine", "log", "x", "flb_tag", "kube.theirs"), "kube.mine", true},
 		{"other_keys_take_the_last_copy_as_fluent_bit", "$level", merged("level", "debug", "level", "warn"), "warn", true},
-		{"line_map_alone_is_read", "$kubernetes['namespace_name']", ordered("kubernetes", lineK8s), "payments", true},
+		{"line_map_alone_is_read", "$kubernetes['namespace_name']", eventtest.Ordered("kubernetes", lineK8s), "payments", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,7 +31,7 @@ func (l pl) event(i int) eventtest.Event {
 	if l.pod != "" {
 		kv = append(kv, "kubernetes", pods[l.pod])
 	}
-	return eventtest.Event{Time: t0.Add(time.Duration(i) * time.Second), Body: ordered(kv...)}
+	return eventtest.Event{Time: t0.Add(time.Duration(i) * time.Second), Body: eventtest.Ordered(kv...)}
 }
 
 type joinedOut struct {
@@ -134,7 +134,7 @@ func TestReaderDoesNotJoinAMergedRecord(t *testing.T) {
 	ts := t0.Format(time.RFC3339Nano)
 	events := []eventtest.Event{
 		pl{"a", "stdout", "java.lang.IllegalStateException: boom"}.event(0),
-		{Time: t0.Add(time.Hour), Body: ordered("time", ts, "stream", "stdout", "logtag", "F", "level", "info", "msg", "merged", "kubernetes", pods["a"])},
+		{Time: t0.Add(time.Hour), Body: eventtest.Ordered("time", ts, "stream", "stdout", "logtag", "F", "level", "info", "msg", "merged", "kubernetes", pods["a"])},
 		pl{"a", "stdout", "\tat com.example.Repo.save(Repo.java:42)"}.event(2),
 	}
 	r := Reader{Join: auto}

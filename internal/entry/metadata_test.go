@@ -10,27 +10,15 @@ import (
 	"github.com/tinylib/msgp/msgp"
 )
 
-// ordered encodes a map with its keys in the order given, duplicates kept,
-// as Fluent Bit writes a record whose line was merged: kv alternates keys
-// and values.
-func ordered(kv ...any) msgp.Raw {
-	b := msgp.AppendMapHeader(nil, uint32(len(kv)/2))
-	for i := 0; i+1 < len(kv); i += 2 {
-		b = msgp.AppendString(b, kv[i].(string))
-		b = eventtest.AppendValue(b, kv[i+1])
-	}
-	return msgp.Raw(b)
-}
-
 // pods are the kubernetes filter's maps of the containers the tests' lines
 // come from: a2 is a's container after its pod's labels changed; x and y
 // have no docker_id.
 var pods = map[string]msgp.Raw{
-	"a":  ordered("pod_name", "a", "namespace_name", "ns-a", "docker_id", "aaa"),
-	"a2": ordered("pod_name", "a", "namespace_name", "ns-a", "labels", ordered("v", "2"), "docker_id", "aaa"),
-	"b":  ordered("pod_name", "b", "namespace_name", "ns-b", "docker_id", "bbb"),
-	"x":  ordered("pod_name", "x", "namespace_name", "ns-x"),
-	"y":  ordered("pod_name", "y", "namespace_name", "ns-y"),
+	"a":  eventtest.Ordered("pod_name", "a", "namespace_name", "ns-a", "docker_id", "aaa"),
+	"a2": eventtest.Ordered("pod_name", "a", "namespace_name", "ns-a", "labels", eventtest.Ordered("v", "2"), "docker_id", "aaa"),
+	"b":  eventtest.Ordered("pod_name", "b", "namespace_name", "ns-b", "docker_id", "bbb"),
+	"x":  eventtest.Ordered("pod_name", "x", "namespace_name", "ns-x"),
+	"y":  eventtest.Ordered("pod_name", "y", "namespace_name", "ns-y"),
 }
 
 // entryOut is what the tests compare of an entry: its time from t0, its
@@ -67,7 +55,7 @@ func TestReaderReadsWhatFluentBitWrote(t *testing.T) {
 	// (Keep_Log Off: `log` is gone unless the line has one).
 	parser := func(logtag string, line ...any) msgp.Raw {
 		kv := append([]any{"time", ts, "stream", "stdout", "logtag", logtag}, line...)
-		return ordered(append(kv, "kubernetes", pods["a"])...)
+		return eventtest.Ordered(append(kv, "kubernetes", pods["a"])...)
 	}
 	ev := func(i int, body msgp.Raw) eventtest.Event {
 		return eventtest.Event{Time: t0.Add(time.Duration(i+1) * time.Second), Body: body}
@@ -85,26 +73,26 @@ func TestReaderReadsWhatFluentBitWrote(t *testing.T) {
 		{"line_logtag_F_does_not_end_a_split_line", []eventtest.Event{
 			ev(0, parser("P", "logtag", "F", "log", "a")), ev(1, parser("F", "log", "b"))},
 			[]entryOut{{1 * sec, "ab", "stdout", "ns-a"}}},
-		{"log_is_the_first_copy", []eventtest.Event{ev(0, ordered("log", "real", "stream", "stdout", "log", "fake", "kubernetes", pods["a"]))},
+		{"log_is_the_first_copy", []eventtest.Event{ev(0, eventtest.Ordered("log", "real", "stream", "stdout", "log", "fake", "kubernetes", pods["a"]))},
 			[]entryOut{{1 * sec, "real", "stdout", "ns-a"}}},
 		{"merged_timestamp_does_not_set_the_time", []eventtest.Event{ev(0, parser("F", "@timestamp", "2030-01-01T00:00:00Z", "log", "x"))},
 			[]entryOut{{1 * sec, "x", "stdout", "ns-a"}}},
-		{"aggregator_time_is_out_es_first_key", []eventtest.Event{ev(0, ordered(
+		{"aggregator_time_is_out_es_first_key", []eventtest.Event{ev(0, eventtest.Ordered(
 			"@timestamp", t0.Add(5*time.Second).Format(time.RFC3339Nano), "flb_tag", "kube.a",
 			"stream", "stdout", "@timestamp", "2030-01-01T00:00:00Z", "log", "x", "kubernetes", pods["a"]))},
 			[]entryOut{{5 * sec, "x", "stdout", "ns-a"}}},
 		// The elasticsearch input writes the bulk action line as its first
 		// key, @meta, then the body out_es wrote (in_elasticsearch_bulk_prot.c,
 		// 4.2.8 and 5.1.1).
-		{"aggregator_time_after_the_elasticsearch_inputs_meta", []eventtest.Event{ev(0, ordered(
+		{"aggregator_time_after_the_elasticsearch_inputs_meta", []eventtest.Event{ev(0, eventtest.Ordered(
 			"@meta", map[string]any{"create": map[string]any{"_index": "fargate"}},
 			"@timestamp", t0.Add(5*time.Second).Format(time.RFC3339Nano), "flb_tag", "kube.a",
 			"stream", "stdout", "@timestamp", "2030-01-01T00:00:00Z", "log", "x", "kubernetes", pods["a"]))},
 			[]entryOut{{5 * sec, "x", "stdout", "ns-a"}}},
-		{"kubernetes_is_the_filters_map_not_a_line_map_before_it", []eventtest.Event{ev(0, ordered(
+		{"kubernetes_is_the_filters_map_not_a_line_map_before_it", []eventtest.Event{ev(0, eventtest.Ordered(
 			"stream", "stdout", "log", "x", "kubernetes", pods["b"], "kubernetes", pods["a"]))},
 			[]entryOut{{1 * sec, "x", "stdout", "ns-a"}}},
-		{"kubernetes_not_hidden_by_a_later_non_map", []eventtest.Event{ev(0, ordered(
+		{"kubernetes_not_hidden_by_a_later_non_map", []eventtest.Event{ev(0, eventtest.Ordered(
 			"stream", "stdout", "log", "x", "kubernetes", pods["a"], "kubernetes", 0))},
 			[]entryOut{{1 * sec, "x", "stdout", "ns-a"}}},
 	}
@@ -136,7 +124,7 @@ func (l podLine) event(i int, raw bool) eventtest.Event {
 	if l.pod != "" {
 		kv = append(kv, "kubernetes", pods[l.pod])
 	}
-	return eventtest.Event{Time: t0.Add(time.Duration(l.sec) * time.Second), Body: ordered(kv...)}
+	return eventtest.Event{Time: t0.Add(time.Duration(l.sec) * time.Second), Body: eventtest.Ordered(kv...)}
 }
 
 // One tag can cover several containers (an aggregator's, or a router's
@@ -182,21 +170,21 @@ func TestReaderJoinsPerContainer(t *testing.T) {
 func TestReaderJoinsManyContainers(t *testing.T) {
 	const n = 40
 	k8s := func(c, version int) msgp.Raw {
-		return ordered("pod_name", fmt.Sprintf("p%d", c), "namespace_name", fmt.Sprintf("ns-%d", c),
-			"labels", ordered("v", fmt.Sprint(version)), "docker_id", fmt.Sprintf("id%d", c))
+		return eventtest.Ordered("pod_name", fmt.Sprintf("p%d", c), "namespace_name", fmt.Sprintf("ns-%d", c),
+			"labels", eventtest.Ordered("v", fmt.Sprint(version)), "docker_id", fmt.Sprintf("id%d", c))
 	}
 	var events []eventtest.Event
 	var want []entryOut
 	for c := range n {
 		for _, s := range []string{"stdout", "stderr"} {
 			events = append(events, eventtest.Event{Time: t0.Add(time.Duration(c) * time.Second),
-				Body: ordered("stream", s, "logtag", "P", "log", fmt.Sprintf("%d-%s-1.", c, s), "kubernetes", k8s(c, 1))})
+				Body: eventtest.Ordered("stream", s, "logtag", "P", "log", fmt.Sprintf("%d-%s-1.", c, s), "kubernetes", k8s(c, 1))})
 		}
 	}
 	for c := range n {
 		for _, s := range []string{"stdout", "stderr"} {
 			events = append(events, eventtest.Event{Time: t0.Add(time.Hour),
-				Body: ordered("stream", s, "logtag", "F", "log", fmt.Sprintf("%d-%s-2.", c, s), "kubernetes", k8s(c, 2))})
+				Body: eventtest.Ordered("stream", s, "logtag", "F", "log", fmt.Sprintf("%d-%s-2.", c, s), "kubernetes", k8s(c, 2))})
 			want = append(want, entryOut{int64(c) * int64(time.Second), fmt.Sprintf("%d-%s-1.%d-%s-2.", c, s, c, s), s, fmt.Sprintf("ns-%d", c)})
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/kubeship/kubeship/internal/event/eventtest"
-	"github.com/tinylib/msgp/msgp"
 )
 
 func TestFromMap(t *testing.T) {
@@ -91,22 +90,11 @@ func FuzzFromTag(f *testing.F) {
 	})
 }
 
-// ordered encodes a map with its keys in the order given, duplicates kept:
-// kv alternates keys and values.
-func ordered(kv ...any) msgp.Raw {
-	b := msgp.AppendMapHeader(nil, uint32(len(kv)/2))
-	for i := 0; i+1 < len(kv); i += 2 {
-		b = msgp.AppendString(b, kv[i].(string))
-		b = eventtest.AppendValue(b, kv[i+1])
-	}
-	return msgp.Raw(b)
-}
-
 // Of keys a map holds twice, the metadata is the last copy, as Fluent Bit's
 // record accessor reads it (src/flb_ra_key.c searches a map from its end),
 // so kubeship's labels and Fluent Bit's loki output agree.
 func TestLastCopyWins(t *testing.T) {
-	k8s := ordered("namespace_name", "payments", "docker_id", "bbb", "labels", ordered("app", "evil", "app", "web"),
+	k8s := eventtest.Ordered("namespace_name", "payments", "docker_id", "bbb", "labels", eventtest.Ordered("app", "evil", "app", "web"),
 		"namespace_name", "shop", "docker_id", "aaa")
 	m := FromMap(k8s)
 	if string(m.Namespace) != "shop" || string(m.ContainerID) != "aaa" {
@@ -127,9 +115,9 @@ func TestContainerID(t *testing.T) {
 		want string
 	}{
 		{"docker_id", eventtest.Marshal(map[string]any{"pod_name": "p", "docker_id": "aaa"}), "aaa"},
-		{"last_copy", ordered("docker_id", "bbb", "docker_id", "aaa"), "aaa"},
+		{"last_copy", eventtest.Ordered("docker_id", "bbb", "docker_id", "aaa"), "aaa"},
 		{"absent", eventtest.Marshal(map[string]any{"pod_name": "p"}), ""},
-		{"not_text", ordered("docker_id", 7), ""},
+		{"not_text", eventtest.Ordered("docker_id", 7), ""},
 		{"not_a_map", eventtest.Marshal("aaa"), ""},
 	} {
 		if got := ContainerID(tt.k8s); string(got) != tt.want {

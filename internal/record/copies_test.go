@@ -6,28 +6,15 @@ import (
 
 	"github.com/kubeship/kubeship/internal/event/eventtest"
 	"github.com/kubeship/kubeship/internal/record"
-	"github.com/tinylib/msgp/msgp"
 )
 
-// ordered encodes a map with its keys in the order given, duplicates kept,
-// as Fluent Bit writes a record whose line was merged: kv alternates keys
-// and values.
-func ordered(kv ...any) msgp.Raw {
-	b := msgp.AppendMapHeader(nil, uint32(len(kv)/2))
-	for i := 0; i+1 < len(kv); i += 2 {
-		b = msgp.AppendString(b, kv[i].(string))
-		b = eventtest.AppendValue(b, kv[i+1])
-	}
-	return msgp.Raw(b)
-}
-
 var (
-	filterK8s = ordered("pod_name", "web-1", "namespace_name", "shop", "labels", ordered("app", "web"), "docker_id", "aaa")
-	lineK8s   = ordered("namespace_name", "payments", "labels", ordered("app", "evil"))
+	filterK8s = eventtest.Ordered("pod_name", "web-1", "namespace_name", "shop", "labels", eventtest.Ordered("app", "web"), "docker_id", "aaa")
+	lineK8s   = eventtest.Ordered("namespace_name", "payments", "labels", eventtest.Ordered("app", "evil"))
 	// merged is what the CRI parser and the kubernetes filter with
 	// Merge_Log On and Keep_Log Off make of a hostile JSON line: the
 	// parser's keys, then the line's fields, then the filter's map.
-	merged = []byte(ordered(
+	merged = []byte(eventtest.Ordered(
 		"stream", "stdout", "logtag", "F", "time", "2026-11-22T10:00:00Z",
 		"stream", "stderr", "logtag", "P", "time", "2030-01-01T00:00:00Z", "kubernetes", lineK8s,
 		"log", "fake", "level", "debug", "level", "warn", "flb_tag", "kube.other",
@@ -93,16 +80,16 @@ func TestFieldTakesWhatFluentBitWrote(t *testing.T) {
 		wantOK bool
 	}{
 		{"kubernetes_is_the_filters_map_not_the_lines_before_it", merged, "kubernetes", filterK8s, true},
-		{"line_non_map_kubernetes_does_not_hide_the_filters", ordered("log", "x", "kubernetes", 0, "kubernetes", filterK8s), "kubernetes", filterK8s, true},
-		{"later_non_map_kubernetes_does_not_hide_the_map", ordered("kubernetes", filterK8s, "kubernetes", 0), "kubernetes", filterK8s, true},
-		{"no_map_no_kubernetes", ordered("kubernetes", 0), "kubernetes", nil, false},
-		{"kubernetes_namespace_last_map", ordered("kubernetes_namespace", lineK8s, "kubernetes_namespace", filterK8s), "kubernetes_namespace", filterK8s, true},
+		{"line_non_map_kubernetes_does_not_hide_the_filters", eventtest.Ordered("log", "x", "kubernetes", 0, "kubernetes", filterK8s), "kubernetes", filterK8s, true},
+		{"later_non_map_kubernetes_does_not_hide_the_map", eventtest.Ordered("kubernetes", filterK8s, "kubernetes", 0), "kubernetes", filterK8s, true},
+		{"no_map_no_kubernetes", eventtest.Ordered("kubernetes", 0), "kubernetes", nil, false},
+		{"kubernetes_namespace_last_map", eventtest.Ordered("kubernetes_namespace", lineK8s, "kubernetes_namespace", filterK8s), "kubernetes_namespace", filterK8s, true},
 		{"stream_is_the_parsers", merged, "stream", mp("stdout"), true},
 		{"logtag_is_the_parsers", merged, "logtag", mp("F"), true},
 		{"time_is_the_parsers", merged, "time", mp("2026-11-22T10:00:00Z"), true},
-		{"log_is_the_first", ordered("log", "real", "log", "fake"), "log", mp("real"), true},
-		{"timestamp_is_out_es_first_key", ordered("@timestamp", "t1", "flb_tag", "kube.a", "@timestamp", "t2"), "@timestamp", mp("t1"), true},
-		{"flb_tag_is_out_es_second_key", ordered("@timestamp", "t1", "flb_tag", "kube.a", "flb_tag", "kube.b"), "flb_tag", mp("kube.a"), true},
+		{"log_is_the_first", eventtest.Ordered("log", "real", "log", "fake"), "log", mp("real"), true},
+		{"timestamp_is_out_es_first_key", eventtest.Ordered("@timestamp", "t1", "flb_tag", "kube.a", "@timestamp", "t2"), "@timestamp", mp("t1"), true},
+		{"flb_tag_is_out_es_second_key", eventtest.Ordered("@timestamp", "t1", "flb_tag", "kube.a", "flb_tag", "kube.b"), "flb_tag", mp("kube.a"), true},
 		{"other_keys_take_the_last_as_fluent_bits_accessor", merged, "level", mp("warn"), true},
 		{"absent", merged, "nope", nil, false},
 	} {
@@ -140,7 +127,7 @@ func TestCopyTakes(t *testing.T) {
 // one container compare their kubernetes maps by address.
 func TestEachKnownPassesKnownItself(t *testing.T) {
 	known := []byte(filterK8s)
-	body := []byte(ordered("log", "x", "kubernetes", filterK8s, "other", lineK8s))
+	body := []byte(eventtest.Ordered("log", "x", "kubernetes", filterK8s, "other", lineK8s))
 	var got [][]byte
 	if err := record.EachKnown(body, known, func(k, v []byte) bool { got = append(got, v); return true }); err != nil {
 		t.Fatal(err)

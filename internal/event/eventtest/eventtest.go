@@ -160,6 +160,18 @@ func AppendValue(dst []byte, v any) []byte {
 	panic(fmt.Sprintf("eventtest: cannot encode %T", v))
 }
 
+// Ordered encodes a map with its keys in the order given, duplicates kept,
+// as Fluent Bit writes a record whose line was merged: kv alternates keys
+// (strings) and values (anything AppendValue takes).
+func Ordered(kv ...any) msgp.Raw {
+	b := msgp.AppendMapHeader(nil, uint32(len(kv)/2))
+	for i := 0; i+1 < len(kv); i += 2 {
+		b = msgp.AppendString(b, kv[i].(string))
+		b = AppendValue(b, kv[i+1])
+	}
+	return msgp.Raw(b)
+}
+
 // Marshal encodes v with AppendValue.
 func Marshal(v any) []byte { return AppendValue(nil, v) }
 
